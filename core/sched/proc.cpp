@@ -1,0 +1,1677 @@
+// proc.cpp: the goroutine scheduler.
+//
+// # Design
+//
+// The scheduler's job is to run goroutines (G) on OS threads (M) within a
+// fixed parallelism limit. It is Go's design (src/runtime/proc.go), rebuilt
+// for C and C++ programs:
+//
+//   G - goroutine: a stackful fiber (Boost.Context fcontext) with a pooled
+//       stack (stack.h). Switching between Gs always goes through the
+//       scheduler context of the M (g0), as Go's mcall does: a G that yields,
+//       parks or exits jumps to g0, and g0 does the bookkeeping on its own
+//       stack, where the G's stack is no longer in use.
+//   M - worker thread. Runs Go code only while it holds a P. Ms are created
+//       on demand and park on a futex (Note) when idle.
+//   P - scheduling context: a right to run Gs. There are exactly gomaxprocs
+//       live Ps. Each has a 256-slot lock-free ring of runnable Gs plus a
+//       runnext slot, a cache of free Gs, and a timer heap.
+//
+// Work is found in this order (findRunnable): every 61st round the global
+// queue (fairness: a busy local queue must not starve it), then runnext and
+// the local queue, then the global queue, then stealing half of another P's
+// queue (victims in random order, 4 rounds, the last also stealing runnext
+// and running the victim's due timers). With nothing found the M releases
+// its P and parks; the last M to give up, if any timer is pending, blocks in
+// the netpoller until the earliest timer instead (netpoll.h).
+//
+// # Spinning Ms and why no wake-up is lost
+//
+// An M "spins" when it has a P but no work and is looking for some to steal.
+// At most half the busy Ps may have spinning Ms (Go's cap), and at most one
+// new spinning M is started at a time (wakep: only if nmspinning == 0).
+//
+// Whoever makes a G runnable (newproc, goready) first publishes it on a run
+// queue and then calls wakep(), which starts an M if there is an idle P and
+// no spinning M. A spinning M that finds work calls resetspinning(), which
+// calls wakep() again, so work submitted in a burst fans out one M at a time.
+//
+// The delicate case is a spinning M deciding to stop just as a G is queued.
+// The submitter does: (1) publish G, (2) read nmspinning. The M does:
+// (a) nmspinning--, (b) re-check every run queue and the global queue. Both
+// use sequentially consistent atomics, so either the submitter sees
+// nmspinning == 0 and starts an M, or the M's re-check sees the G. Timers
+// are covered the same way through wakeNetPoller().
+//
+// # Thread-locked goroutines
+//
+// goro_lock_thread() wires a G to its M (Go's LockOSThread). When a locked G
+// is not running, its M hands its P to another M (stoplockedm) and sleeps.
+// An M that dequeues a G locked to some other M gives that M its P and
+// sleeps itself (startlockedm). A locked G that exits takes its M with it.
+//
+// # Changing gomaxprocs without stopping the world
+//
+// Growing creates Ps and puts them on the idle list. Shrinking lowers
+// gomaxprocs at once; every M checks its P's id at each scheduling round and
+// retires a P that is now out of range (its queued Gs go to the global queue,
+// its timers to P0). A goroutine already running on a retired P keeps running
+// until its next switch. Ps are never freed before goro_shutdown(), so a
+// stealer may always read allp[i].
+//
+// # Rejected alternatives
+//  - Switching G to G directly (no g0 hop): faster by one jump, but the
+//    bookkeeping of the switched-out G would run on a stack that another M
+//    may already be resuming. Go rejects it for the same reason.
+//  - A lock around each local run queue: the ring with a CAS on head is
+//    wait-free for the owner and costs stealers one CAS per half-queue.
+//  - Stop-the-world for gomaxprocs changes: a single hog would delay the
+//    change indefinitely; lazy retirement needs no global stop.
+#include <pthread.h>
+#include <sched.h>
+#include <signal.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <exception>
+#include <new>
+#include <vector>
+
+#include "netpoll/netpoll.h"
+#include "sched/san.h"
+#include "sched/sched.h"
+#include "sync/waiter.h"
+
+#if defined(__GNUC__) && !defined(__clang__)
+#define GORO_NOIPA __attribute__((noinline, noipa))
+#else
+#define GORO_NOIPA __attribute__((noinline))
+#endif
+
+namespace goro::rt {
+
+namespace {
+
+enum RtState : int { kNever = 0, kRunning = 1, kStopping = 2, kStopped = 3 };
+
+constexpr int kGChunk = 256;            // Gs allocated at a time (allg chunks)
+constexpr int kScavRetain = 1024;        // free Gs whose stacks the scavenger never touches
+constexpr int64_t kScavPeriod = 1000000000;  // a stack unused this long is released
+constexpr uint64_t kGoidBatch = 16;     // Go's _GoidCacheBatch
+constexpr int kRunnextStreakMax = 32;   // runnext picks in a row before the queue goes first
+
+struct RunWaiter {
+  goro_fn fn;
+  void* arg;
+  Waiter w;
+  bool done = false;     // (sched.runlock)
+  bool waiting = false;  // the waiting G has parked or is parking (sched.runlock)
+  int result = 0;
+  RunWaiter* next = nullptr;
+  RunWaiter* prev = nullptr;
+};
+
+// Sched is the global scheduler state (Go's schedt).
+struct Sched {
+  Mutex lock;  // protects the fields marked (lock)
+  std::atomic<int> state{kNever};
+
+  // Global run queue (lock); runqsize may be read without the lock as a hint.
+  G* runqhead = nullptr;
+  G* runqtail = nullptr;
+  std::atomic<int32_t> runqsize{0};
+
+  P* pidle = nullptr;  // (lock)
+  std::atomic<int32_t> npidle{0};
+  M* midle = nullptr;  // (lock)
+  int32_t nmidle = 0;  // (lock)
+  std::atomic<int32_t> nmspinning{0};
+  std::atomic<int32_t> gomaxprocs{0};
+  P* allp[GORO_MAXPROCS_MAX] = {};
+  std::atomic<int32_t> nallp{0};  // allp[0..nallp) have been created
+
+  M* allm = nullptr;   // (lock) live Ms
+  M* mdead = nullptr;  // (lock) Ms whose thread ended and must be joined
+  int64_t mnext = 0;   // (lock)
+  int32_t mcount = 0;  // (lock)
+
+  // 0 while an M is blocked in netpoll; otherwise when netpoll last returned.
+  std::atomic<int64_t> lastpoll{0};
+  // When the blocked poller will wake on its own (0: never).
+  std::atomic<int64_t> pollUntil{0};
+
+  std::atomic<uint64_t> goidgen{0};
+  std::atomic<int64_t> foreign_created{0};
+  std::atomic<int32_t> api_refs{0};
+
+  Mutex gflock;  // protects the global free G list and the allg chunks
+  G* gfree = nullptr;
+  int32_t gfreecnt = 0;
+  std::vector<G*> gchunks;
+  // The stack scavenger: a timer that releases the pages of stacks cached
+  // on free Gs that stayed unused for a whole period.
+  Timer scavtimer;
+  std::atomic<bool> scavarmed{false};
+
+  Mutex resize_lock;  // serializes procresize
+  Mutex lifecycle;    // serializes init and shutdown
+
+  // Configuration, fixed while running.
+  size_t stack_size = 0;
+  int exception_policy = GORO_EXCEPTION_ABORT;
+
+  Mutex runlock;  // goro_run waiters on plain threads
+  RunWaiter* runwaiters = nullptr;
+};
+
+Sched& sched = *new Sched;  // never destroyed: Ms may outlive static destructors
+
+thread_local M* tls_m __attribute__((tls_model("initial-exec"))) = nullptr;
+
+uint32_t fastrand(M* m) {
+  // xorshift64*; per M, so no sharing.
+  uint64_t x = m->fastrand;
+  x ^= x >> 12;
+  x ^= x << 25;
+  x ^= x >> 27;
+  m->fastrand = x;
+  return uint32_t((x * 0x2545F4914F6CDD1Dull) >> 32);
+}
+
+[[noreturn]] void fatal(const char* msg) {
+  fprintf(stderr, "goro: fatal error: %s\n", msg);
+  abort();
+}
+
+void throw_if(bool cond, const char* msg) {
+  if (__builtin_expect(cond, 0)) fatal(msg);
+}
+
+// ---------------------------------------------------------------------------
+// Run queues (Go's runqput/runqget/runqgrab/runqsteal and globrunq*).
+
+// globrunqput adds gp at the tail of the global queue. sched.lock held.
+void globrunqput(G* gp) {
+  gp->schedlink = nullptr;
+  if (sched.runqtail)
+    sched.runqtail->schedlink = gp;
+  else
+    sched.runqhead = gp;
+  sched.runqtail = gp;
+  sched.runqsize.fetch_add(1);
+}
+
+// globrunqputbatch adds a linked batch of n Gs. sched.lock held.
+void globrunqputbatch(G* head, G* tail, int32_t n) {
+  tail->schedlink = nullptr;
+  if (sched.runqtail)
+    sched.runqtail->schedlink = head;
+  else
+    sched.runqhead = head;
+  sched.runqtail = tail;
+  sched.runqsize.fetch_add(n);
+}
+
+G* globrunqpop() {
+  G* gp = sched.runqhead;
+  if (!gp) return nullptr;
+  sched.runqhead = gp->schedlink;
+  if (!sched.runqhead) sched.runqtail = nullptr;
+  sched.runqsize.fetch_sub(1);
+  return gp;
+}
+
+bool runqempty(P* p) {
+  // Read head, tail, runnext, then tail again: a G moving from runnext to the
+  // queue between the reads must not make the queue look empty (Go's runqempty).
+  for (;;) {
+    uint32_t head = p->runqhead.load(std::memory_order_acquire);
+    uint32_t tail = p->runqtail.load(std::memory_order_acquire);
+    G* next = p->runnext.load(std::memory_order_acquire);
+    if (tail == p->runqtail.load(std::memory_order_acquire)) return head == tail && next == nullptr;
+  }
+}
+
+// runqputslow moves half of p's full local queue plus gp to the global queue.
+// Executed only by the owner P.
+bool runqputslow(P* p, G* gp, uint32_t h, uint32_t t) {
+  G* batch[kRunqSize / 2 + 1];
+  uint32_t n = (t - h) / 2;
+  throw_if(n != kRunqSize / 2, "runqputslow: queue is not full");
+  for (uint32_t i = 0; i < n; i++) batch[i] = p->runq[(h + i) % kRunqSize].load(std::memory_order_relaxed);
+  if (!p->runqhead.compare_exchange_strong(h, h + n, std::memory_order_acq_rel)) return false;
+  batch[n] = gp;
+  for (uint32_t i = 0; i < n; i++) batch[i]->schedlink = batch[i + 1];
+  LockGuard lg(sched.lock);
+  globrunqputbatch(batch[0], batch[n], int32_t(n + 1));
+  return true;
+}
+
+// runqput puts gp on p's local queue; with next, into runnext, kicking the
+// old runnext to the tail. Executed only by the owner P.
+void runqput(P* p, G* gp, bool next) {
+  if (next) {
+    G* old = p->runnext.load(std::memory_order_relaxed);
+    while (!p->runnext.compare_exchange_weak(old, gp, std::memory_order_acq_rel)) {
+    }
+    if (!old) return;
+    gp = old;
+  }
+  for (;;) {
+    uint32_t h = p->runqhead.load(std::memory_order_acquire);
+    uint32_t t = p->runqtail.load(std::memory_order_relaxed);
+    if (t - h < kRunqSize) {
+      p->runq[t % kRunqSize].store(gp, std::memory_order_relaxed);
+      p->runqtail.store(t + 1, std::memory_order_release);
+      return;
+    }
+    if (runqputslow(p, gp, h, t)) return;
+  }
+}
+
+thread_local int runnext_streak __attribute__((tls_model("initial-exec"))) = 0;
+
+// runqget takes a G from p's local queue, runnext first. Owner P only.
+// A chain of Gs readying each other through runnext would starve the queue
+// until preemption; after kRunnextStreakMax runnext picks in a row the queue
+// head goes first once.
+G* runqget(P* p) {
+  G* next = p->runnext.load(std::memory_order_relaxed);
+  if (next && runnext_streak < kRunnextStreakMax &&
+      p->runnext.compare_exchange_strong(next, nullptr, std::memory_order_acq_rel)) {
+    runnext_streak++;
+    return next;
+  }
+  runnext_streak = 0;
+  for (;;) {
+    uint32_t h = p->runqhead.load(std::memory_order_acquire);
+    uint32_t t = p->runqtail.load(std::memory_order_relaxed);
+    if (t == h) break;
+    G* gp = p->runq[h % kRunqSize].load(std::memory_order_relaxed);
+    if (p->runqhead.compare_exchange_weak(h, h + 1, std::memory_order_acq_rel)) return gp;
+  }
+  next = p->runnext.load(std::memory_order_relaxed);
+  if (next && p->runnext.compare_exchange_strong(next, nullptr, std::memory_order_acq_rel))
+    return next;
+  return nullptr;
+}
+
+// runqgrab copies half of victim's queue into p's ring starting at p's tail.
+// Returns how many it took. p must be the caller's own P.
+uint32_t runqgrab(P* victim, P* p, uint32_t ptail, bool stealRunNext) {
+  for (;;) {
+    uint32_t h = victim->runqhead.load(std::memory_order_acquire);
+    uint32_t t = victim->runqtail.load(std::memory_order_acquire);
+    uint32_t n = t - h;
+    n = n - n / 2;
+    if (n == 0) {
+      if (stealRunNext) {
+        G* next = victim->runnext.load(std::memory_order_acquire);
+        if (next) {
+          // The victim is probably about to run its runnext itself: give it
+          // a moment, as Go does, before taking it.
+          if (victim->status.load(std::memory_order_relaxed) == Prunning) usleep(3);
+          if (!victim->runnext.compare_exchange_strong(next, nullptr, std::memory_order_acq_rel))
+            continue;
+          p->runq[ptail % kRunqSize].store(next, std::memory_order_relaxed);
+          return 1;
+        }
+      }
+      return 0;
+    }
+    if (n > kRunqSize / 2) continue;  // h and t read inconsistently; retry
+    for (uint32_t i = 0; i < n; i++) {
+      G* gp = victim->runq[(h + i) % kRunqSize].load(std::memory_order_relaxed);
+      p->runq[(ptail + i) % kRunqSize].store(gp, std::memory_order_relaxed);
+    }
+    if (victim->runqhead.compare_exchange_strong(h, h + n, std::memory_order_acq_rel)) return n;
+  }
+}
+
+G* runqsteal(P* p, P* victim, bool stealRunNext) {
+  uint32_t t = p->runqtail.load(std::memory_order_relaxed);
+  uint32_t n = runqgrab(victim, p, t, stealRunNext);
+  if (n == 0) return nullptr;
+  n--;
+  G* gp = p->runq[(t + n) % kRunqSize].load(std::memory_order_relaxed);
+  if (n == 0) return gp;
+  p->runqtail.store(t + n, std::memory_order_release);
+  return gp;
+}
+
+// globrunqget takes a share of the global queue into p. sched.lock held.
+G* globrunqget(P* p, int32_t max) {
+  int32_t size = sched.runqsize.load(std::memory_order_relaxed);
+  if (size == 0) return nullptr;
+  int32_t n = size / std::max(1, sched.gomaxprocs.load(std::memory_order_relaxed)) + 1;
+  if (n > size) n = size;
+  if (max > 0 && n > max) n = max;
+  if (n > int32_t(kRunqSize / 2)) n = kRunqSize / 2;
+  G* gp = globrunqpop();
+  for (int32_t i = 1; i < n; i++) runqput(p, globrunqpop(), false);
+  return gp;
+}
+
+// ---------------------------------------------------------------------------
+// P and M bookkeeping.
+
+void pidleput(P* p) {  // sched.lock held
+  p->status.store(Pidle, std::memory_order_relaxed);
+  p->link = sched.pidle;
+  sched.pidle = p;
+  sched.npidle.fetch_add(1);
+}
+
+P* pidleget() {  // sched.lock held
+  P* p = sched.pidle;
+  if (p) {
+    sched.pidle = p->link;
+    p->link = nullptr;
+    sched.npidle.fetch_sub(1);
+  }
+  return p;
+}
+
+void mput(M* m) {  // sched.lock held
+  m->schedlink = sched.midle;
+  sched.midle = m;
+  sched.nmidle++;
+}
+
+M* mget() {  // sched.lock held
+  M* m = sched.midle;
+  if (m) {
+    sched.midle = m->schedlink;
+    sched.nmidle--;
+  }
+  return m;
+}
+
+void acquirep(M* m, P* p) {
+  m->p = p;
+  p->m = m;
+  p->status.store(Prunning, std::memory_order_relaxed);
+}
+
+P* releasep(M* m) {
+  P* p = m->p;
+  p->m = nullptr;
+  m->p = nullptr;
+  return p;
+}
+
+void* mstart(void* arg);
+void startm(P* p, bool spinning);
+
+void wakep() {
+  if (sched.npidle.load() == 0) return;
+  if (sched.nmspinning.load() != 0) return;
+  int32_t z = 0;
+  if (!sched.nmspinning.compare_exchange_strong(z, 1)) return;
+  startm(nullptr, true);
+}
+
+// wakeNetPoller makes sure a timer due at `when` is noticed: it interrupts
+// the blocked poller if it would sleep past `when`, or starts an M.
+void wakeNetPoller(int64_t when) {
+  if (sched.lastpoll.load() == 0) {
+    int64_t pu = sched.pollUntil.load();
+    if (pu == 0 || pu > when) netpoll_break();
+  } else {
+    wakep();
+  }
+}
+
+void reapdead();
+
+// newm starts a thread that will run with p. Called without sched.lock; the
+// caller has already reserved p (and a spinning count if spinning).
+void newm(P* p, bool spinning) {
+  reapdead();
+  M* nm = new M;
+  nm->nextp = p;
+  nm->spinning = spinning;
+  {
+    LockGuard lg(sched.lock);
+    if (sched.state.load() != kRunning) {
+      pidleput(p);
+      if (spinning) sched.nmspinning.fetch_sub(1);
+      delete nm;
+      return;
+    }
+    nm->id = sched.mnext++;
+    nm->fastrand = 0x9E3779B97F4A7C15ull * uint64_t(nm->id + 1) ^ uint64_t(nanotime());
+    nm->alllink = sched.allm;
+    sched.allm = nm;
+    sched.mcount++;
+  }
+  pthread_attr_t attr;
+  pthread_attr_init(&attr);
+  pthread_attr_setstacksize(&attr, san::kEnabled ? 8u << 20 : 512u << 10);
+  int err = pthread_create(&nm->thread, &attr, mstart, nm);
+  pthread_attr_destroy(&attr);
+  if (err == 0) return;
+  static std::atomic<bool> warned{false};
+  if (!warned.exchange(true))
+    fprintf(stderr, "goro: cannot create a thread: %s (running with fewer threads)\n", strerror(err));
+  LockGuard lg(sched.lock);
+  for (M** pp = &sched.allm; *pp; pp = &(*pp)->alllink)
+    if (*pp == nm) {
+      *pp = nm->alllink;
+      break;
+    }
+  sched.mcount--;
+  pidleput(p);
+  if (spinning) sched.nmspinning.fetch_sub(1);
+  delete nm;
+}
+
+// startm schedules some M to run p (an idle P if p is null).
+void startm(P* p, bool spinning) {
+  sched.lock.lock();
+  if (sched.state.load() != kRunning) {
+    if (p) pidleput(p);
+    sched.lock.unlock();
+    if (spinning) sched.nmspinning.fetch_sub(1);
+    return;
+  }
+  if (!p) {
+    p = pidleget();
+    if (!p) {
+      sched.lock.unlock();
+      if (spinning) sched.nmspinning.fetch_sub(1);
+      return;
+    }
+  }
+  M* nm = mget();
+  sched.lock.unlock();
+  if (!nm) {
+    newm(p, spinning);
+    return;
+  }
+  nm->spinning = spinning;
+  nm->nextp = p;
+  nm->park.wakeup();
+}
+
+// stopm parks m until it is handed a P. False: the runtime is stopping.
+bool stopm(M* m) {
+  {
+    LockGuard lg(sched.lock);
+    if (sched.state.load() != kRunning) return false;
+    mput(m);
+  }
+  m->park.sleep();
+  m->park.clear();
+  if (!m->nextp) return false;
+  acquirep(m, m->nextp);
+  m->nextp = nullptr;
+  return true;
+}
+
+// handoffp gives p away: to a new M if there is work, else to the idle list.
+void handoffp(P* p) {
+  if (!runqempty(p) || sched.runqsize.load() > 0) {
+    startm(p, false);
+    return;
+  }
+  if (sched.nmspinning.load() + sched.npidle.load() == 0) {
+    int32_t z = 0;
+    if (sched.nmspinning.compare_exchange_strong(z, 1)) {
+      startm(p, true);
+      return;
+    }
+  }
+  sched.lock.lock();
+  if (sched.runqsize.load() != 0 && sched.state.load() == kRunning) {
+    sched.lock.unlock();
+    startm(p, false);
+    return;
+  }
+  int64_t when = p->timers.next();
+  pidleput(p);
+  sched.lock.unlock();
+  if (when != 0) wakeNetPoller(when);
+}
+
+void resetspinning(M* m) {
+  m->spinning = false;
+  int32_t n = sched.nmspinning.fetch_sub(1);
+  throw_if(n <= 0, "resetspinning: negative nmspinning");
+  wakep();
+}
+
+// ---------------------------------------------------------------------------
+// G allocation and free lists.
+
+G* galloc() {
+  LockGuard lg(sched.gflock);
+  G* chunk = new (std::nothrow) G[kGChunk];
+  if (!chunk) return nullptr;
+  sched.gchunks.push_back(chunk);
+  for (int i = 1; i < kGChunk; i++) {
+    chunk[i].schedlink = sched.gfree;
+    sched.gfree = &chunk[i];
+    sched.gfreecnt++;
+  }
+  return &chunk[0];
+}
+
+G* gfget_global() {
+  LockGuard lg(sched.gflock);
+  G* gp = sched.gfree;
+  if (gp) {
+    sched.gfree = gp->schedlink;
+    sched.gfreecnt--;
+    gp->scav_seen = false;
+  }
+  return gp;
+}
+
+G* gfget(P* p) {
+  if (!p->gfree && sched.gfreecnt > 0) {
+    LockGuard lg(sched.gflock);
+    while (p->gfreecnt < kGfreeLocalMax / 2 && sched.gfree) {
+      G* gp = sched.gfree;
+      sched.gfree = gp->schedlink;
+      sched.gfreecnt--;
+      gp->scav_seen = false;
+      gp->schedlink = p->gfree;
+      p->gfree = gp;
+      p->gfreecnt++;
+    }
+  }
+  G* gp = p->gfree;
+  if (gp) {
+    p->gfree = gp->schedlink;
+    p->gfreecnt--;
+  }
+  return gp;
+}
+
+void scav_arm();
+
+// gfput caches a dead G, with its stack, on p; overflow moves half to the
+// global list. Stacks are never unmapped here: the scavenger returns the
+// pages of stacks that stay unused (see scavenge()).
+void gfput(P* p, G* gp) {
+  gp->schedlink = p->gfree;
+  p->gfree = gp;
+  p->gfreecnt++;
+  if (p->gfreecnt < kGfreeLocalMax) return;
+  G* head = nullptr;
+  G* tail = nullptr;
+  int32_t n = 0;
+  while (p->gfreecnt > kGfreeLocalMax / 2) {
+    G* g = p->gfree;
+    p->gfree = g->schedlink;
+    p->gfreecnt--;
+    g->schedlink = head;
+    if (!head) tail = g;
+    head = g;
+    n++;
+  }
+  {
+    LockGuard lg(sched.gflock);
+    tail->schedlink = sched.gfree;
+    sched.gfree = head;
+    sched.gfreecnt += n;
+  }
+  scav_arm();
+}
+
+void gfpurge(P* p) {
+  LockGuard lg(sched.gflock);
+  while (G* g = p->gfree) {
+    p->gfree = g->schedlink;
+    p->gfreecnt--;
+    g->schedlink = sched.gfree;
+    sched.gfree = g;
+    sched.gfreecnt++;
+  }
+}
+
+// scavenge runs from the scavenger timer, at most once per kScavPeriod while
+// free Gs hold resident stacks. The first kScavRetain free Gs (the most
+// recently freed: the list is LIFO) are left alone. Beyond them, a stack
+// that was already free and unused at the previous pass has its pages
+// returned; the others are marked and looked at again next time. The Gs
+// being released are taken off the list meanwhile, so nobody can reuse a
+// stack while its pages are being dropped; they go back at the tail.
+void scavenge(Timer*) {
+  sched.scavarmed.store(false);
+  std::vector<Stack*> batch;
+  G* rhead = nullptr;
+  G* rtail = nullptr;
+  int32_t nrel = 0;
+  bool pending = false;
+  {
+    LockGuard lg(sched.gflock);
+    int32_t i = 0;
+    for (G** pp = &sched.gfree; *pp;) {
+      G* g = *pp;
+      if (++i <= kScavRetain || g->stack.kind == StackKind::None || g->stack.cold) {
+        pp = &g->schedlink;
+        continue;
+      }
+      if (!g->scav_seen) {
+        g->scav_seen = true;
+        pending = true;
+        pp = &g->schedlink;
+        continue;
+      }
+      *pp = g->schedlink;  // detach while its pages are released
+      g->schedlink = nullptr;
+      if (rtail)
+        rtail->schedlink = g;
+      else
+        rhead = g;
+      rtail = g;
+      nrel++;
+    }
+    sched.gfreecnt -= nrel;
+  }
+  for (G* g = rhead; g; g = g->schedlink) batch.push_back(&g->stack);
+  if (!batch.empty()) stack_release_batch(batch.data(), batch.size());
+  if (rhead) {
+    LockGuard lg(sched.gflock);
+    G** pp = &sched.gfree;
+    while (*pp) pp = &(*pp)->schedlink;
+    *pp = rhead;
+    sched.gfreecnt += nrel;
+  }
+  if (pending) scav_arm();
+}
+
+// scav_arm starts the scavenger timer unless it is already pending.
+void scav_arm() {
+  if (sched.scavarmed.load(std::memory_order_relaxed) || sched.scavarmed.exchange(true)) return;
+  M* m = getm();
+  P* p = (m && m->p) ? m->p : sched.allp[0];
+  sched.scavtimer.f = scavenge;
+  sched.scavtimer.when = nanotime() + kScavPeriod;
+  if (p->timers.add(&sched.scavtimer)) wakeNetPoller(sched.scavtimer.when);
+}
+
+// ---------------------------------------------------------------------------
+// Context switches. All sanitizer annotations live here (see san.h).
+
+void gentry(bctx::transfer_t t);
+
+// gogo runs gp on m until gp switches back to g0. Runs on g0.
+void gogo(M* m, G* gp) {
+  san::tsan_switch(gp->tsan_fiber);
+  san::asan_start_switch(&m->asan_fake_stack, gp->stack.lo, gp->stack.size());
+  bctx::transfer_t t = bctx::jump_fcontext(gp->ctx, m);
+  san::asan_finish_switch(m->asan_fake_stack, nullptr, nullptr);
+  gp->ctx = t.fctx;
+}
+
+// mcall switches from gp to its M's g0, which performs op. Returns when gp
+// is resumed, possibly on another M. Runs on gp.
+void mcall(G* gp, SwitchOp op) {
+  M* m = gp->m;
+  m->op = op;
+  san::tsan_switch(m->tsan_fiber);
+  san::asan_start_switch(op == SwitchOp::Exit ? nullptr : &gp->asan_fake_stack, m->g0_stack_bottom,
+                         m->g0_stack_size);
+  bctx::transfer_t t = bctx::jump_fcontext(m->g0ctx, nullptr);
+  // Resumed by the M in t.data.
+  M* nm = static_cast<M*>(t.data);
+  nm->g0ctx = t.fctx;
+  san::asan_finish_switch(gp->asan_fake_stack, &nm->g0_stack_bottom, &nm->g0_stack_size);
+}
+
+[[noreturn]] void fatal_overflow(G* gp, const char* how) {
+  char buf[256];
+  int n = snprintf(buf, sizeof buf,
+                   "goro: fatal error: goroutine %llu%s%s%s overflowed its stack (%s; stack %p-%p, "
+                   "%zu bytes)\n",
+                   (unsigned long long)gp->goid, gp->name[0] ? " (" : "", gp->name,
+                   gp->name[0] ? ")" : "", how, (void*)gp->stack.lo, (void*)gp->stack.hi,
+                   gp->stack.size());
+  if (n > 0) {
+    ssize_t w = write(2, buf, size_t(std::min<int>(n, sizeof buf - 1)));
+    (void)w;
+  }
+  abort();
+}
+
+void gdestroy(M* m, G* gp);
+
+// execute runs gp on m (which holds a P) and performs what gp asked for when
+// it switched back. Runs on g0.
+void execute(M* m, G* gp) {
+  for (;;) {
+    m->curg = gp;
+    gp->m = m;
+    gp->status.store(Grunning, std::memory_order_relaxed);
+    m->p->schedtick++;
+    gogo(m, gp);
+    m->curg = nullptr;
+    SwitchOp op = m->op;
+    m->op = SwitchOp::None;
+    if (!stack_sp_ok(&gp->stack, gp->ctx))
+      fatal_overflow(gp, "stack pointer below the stack at a switch");
+    switch (op) {
+      case SwitchOp::Yield:
+        gp->status.store(Grunnable, std::memory_order_release);
+        runqput(m->p, gp, false);
+        return;
+      case SwitchOp::Park: {
+        gp->status.store(Gwaiting, std::memory_order_release);
+        ParkUnlockFn f = m->unlockf;
+        void* arg = m->unlockarg;
+        m->unlockf = nullptr;
+        m->unlockarg = nullptr;
+        if (f && !f(gp, arg)) {
+          // The wait was satisfied already: run it again at once.
+          gp->status.store(Grunnable, std::memory_order_release);
+          continue;
+        }
+        return;
+      }
+      case SwitchOp::Exit:
+        gdestroy(m, gp);
+        return;
+      case SwitchOp::None:
+        fatal("execute: goroutine switched without a reason");
+    }
+  }
+}
+
+// ---------------------------------------------------------------------------
+// Thread locking (Go's LockOSThread machinery).
+
+// stoplockedm: m's locked G is not runnable here; give the P away and sleep
+// until the G is handed back with a P. False: the runtime is stopping.
+bool stoplockedm(M* m) {
+  if (m->p) handoffp(releasep(m));
+  {
+    LockGuard lg(sched.lock);
+    if (sched.state.load() != kRunning) return false;
+  }
+  m->park.sleep();
+  m->park.clear();
+  if (!m->nextp) return false;
+  acquirep(m, m->nextp);
+  m->nextp = nullptr;
+  return true;
+}
+
+// startlockedm hands m's P to the M that gp is locked to, then parks m.
+bool startlockedm(M* m, G* gp) {
+  M* lm = gp->lockedm;
+  P* p = releasep(m);
+  lm->nextp = p;
+  lm->park.wakeup();
+  return stopm(m);
+}
+
+// ---------------------------------------------------------------------------
+// Finding work.
+
+// retirep: m's P is beyond gomaxprocs; move its work elsewhere and drop it.
+void retirep(M* m) {
+  P* p = m->p;
+  {
+    LockGuard lg(sched.lock);
+    if (p->id < sched.gomaxprocs.load()) return;  // raced with a regrow
+    while (G* gp = runqget(p)) globrunqput(gp);
+    releasep(m);
+    p->status.store(Pdead, std::memory_order_relaxed);
+  }
+  gfpurge(p);
+  P* p0 = sched.allp[0];
+  p->timers.move_to(&p0->timers);
+  if (int64_t when = p0->timers.next()) wakeNetPoller(when);
+  if (sched.runqsize.load() > 0) wakep();
+}
+
+uint32_t coprime_stride(uint32_t n, uint32_t r) {
+  if (n <= 1) return 1;
+  uint32_t s = 1 + r % (n - 1);
+  for (;;) {
+    uint32_t a = s, b = n;
+    while (b) {
+      uint32_t t = a % b;
+      a = b;
+      b = t;
+    }
+    if (a == 1) return s;
+    s = s % (n - 1) + 1;
+  }
+}
+
+// stealWork tries 4 rounds over all Ps in random order. newWork is set when
+// running another P's timers may have readied Gs.
+G* stealWork(M* m, bool* newWork) {
+  P* p = m->p;
+  for (int i = 0; i < 4; i++) {
+    bool last = i == 3;
+    uint32_t n = uint32_t(sched.gomaxprocs.load(std::memory_order_relaxed));
+    uint32_t start = fastrand(m) % n;
+    uint32_t stride = coprime_stride(n, fastrand(m));
+    for (uint32_t k = 0; k < n; k++) {
+      if (sched.state.load(std::memory_order_relaxed) != kRunning) return nullptr;
+      P* p2 = sched.allp[(start + k * stride) % n];
+      if (!p2 || p2 == p) continue;
+      if (last) {
+        int64_t w = p2->timers.next();
+        if (w != 0 && w <= nanotime()) {
+          if (p2->timers.run(nanotime()) > 0) {
+            if (G* gp = runqget(p)) return gp;
+            *newWork = true;
+          }
+        }
+      }
+      if (p2->status.load(std::memory_order_relaxed) == Prunning) {
+        if (G* gp = runqsteal(p, p2, last)) return gp;
+      }
+    }
+  }
+  return nullptr;
+}
+
+int64_t earliestTimer() {
+  int64_t best = 0;
+  int32_t n = sched.nallp.load();
+  for (int32_t i = 0; i < n; i++) {
+    P* p = sched.allp[i];
+    int64_t w = p->timers.next();
+    if (w != 0 && (best == 0 || w < best)) best = w;
+  }
+  return best;
+}
+
+void injectglist(G* list) {
+  if (!list) return;
+  int n = 0;
+  G* tail = list;
+  for (G* g = list; g; g = g->schedlink) {
+    g->status.store(Grunnable, std::memory_order_release);
+    tail = g;
+    n++;
+  }
+  {
+    LockGuard lg(sched.lock);
+    globrunqputbatch(list, tail, n);
+  }
+  for (; n > 0 && sched.npidle.load() > 0; n--) startm(nullptr, false);
+}
+
+// findRunnable returns a G to run, blocking until there is one. Null means
+// the runtime is stopping.
+G* findRunnable(M* m) {
+top:
+  if (sched.state.load(std::memory_order_acquire) != kRunning) {
+    if (m->spinning) {
+      m->spinning = false;
+      sched.nmspinning.fetch_sub(1);
+    }
+    return nullptr;
+  }
+  P* p = m->p;
+  if (!p) {
+    if (m->spinning) {
+      m->spinning = false;
+      sched.nmspinning.fetch_sub(1);
+    }
+    sched.lock.lock();
+    p = pidleget();
+    sched.lock.unlock();
+    if (p)
+      acquirep(m, p);
+    else if (!stopm(m))
+      return nullptr;
+    goto top;
+  }
+  if (p->id >= sched.gomaxprocs.load(std::memory_order_relaxed)) {
+    retirep(m);
+    goto top;
+  }
+  if (int64_t w = p->timers.next(); w != 0 && w <= nanotime()) p->timers.run(nanotime());
+
+  if (p->schedtick % 61 == 0 && sched.runqsize.load(std::memory_order_relaxed) > 0) {
+    LockGuard lg(sched.lock);
+    if (G* gp = globrunqget(p, 1)) return gp;
+  }
+  if (G* gp = runqget(p)) return gp;
+  if (sched.runqsize.load(std::memory_order_relaxed) > 0) {
+    LockGuard lg(sched.lock);
+    if (G* gp = globrunqget(p, 0)) return gp;
+  }
+
+  {
+    int32_t procs = sched.gomaxprocs.load();
+    if (m->spinning || 2 * sched.nmspinning.load() < procs - sched.npidle.load()) {
+      if (!m->spinning) {
+        m->spinning = true;
+        sched.nmspinning.fetch_add(1);
+      }
+      bool newWork = false;
+      if (G* gp = stealWork(m, &newWork)) return gp;
+      if (newWork) goto top;
+    }
+  }
+
+  // Nothing to do: give up the P.
+  sched.lock.lock();
+  if (sched.state.load() != kRunning) {
+    sched.lock.unlock();
+    goto top;
+  }
+  if (sched.runqsize.load() > 0) {
+    G* gp = globrunqget(p, 0);
+    sched.lock.unlock();
+    return gp;
+  }
+  if (p->id >= sched.gomaxprocs.load()) {
+    sched.lock.unlock();
+    goto top;
+  }
+  releasep(m);
+  pidleput(p);
+  sched.lock.unlock();
+
+  bool wasSpinning = m->spinning;
+  if (m->spinning) {
+    m->spinning = false;
+    throw_if(sched.nmspinning.fetch_sub(1) <= 0, "findRunnable: negative nmspinning");
+    // Re-check after dropping spinning (see "why no wake-up is lost").
+    int32_t n = sched.gomaxprocs.load();
+    bool work = sched.runqsize.load() > 0;
+    for (int32_t i = 0; i < n && !work; i++)
+      if (P* p2 = sched.allp[i]) work = !runqempty(p2);
+    if (work) {
+      sched.lock.lock();
+      p = pidleget();
+      sched.lock.unlock();
+      if (p) {
+        acquirep(m, p);
+        m->spinning = true;
+        sched.nmspinning.fetch_add(1);
+        goto top;
+      }
+    }
+  }
+
+  int64_t pollUntil = earliestTimer();
+  if (pollUntil != 0) {
+    if (sched.lastpoll.exchange(0) != 0) {
+      // This M is the poller: sleep until the earliest timer or a break.
+      sched.pollUntil.store(pollUntil);
+      if (sched.state.load() == kRunning) {
+        // Timers added after earliestTimer() wake us through netpoll_break.
+        int64_t now = nanotime();
+        G* list = netpoll(pollUntil > now ? pollUntil - now : 0);
+        sched.pollUntil.store(0);
+        sched.lastpoll.store(nanotime());
+        sched.lock.lock();
+        p = pidleget();
+        sched.lock.unlock();
+        if (p) {
+          acquirep(m, p);
+          if (list) {
+            G* gp = list;
+            injectglist(list->schedlink);
+            gp->status.store(Grunnable, std::memory_order_release);
+            return gp;
+          }
+          if (wasSpinning) {
+            m->spinning = true;
+            sched.nmspinning.fetch_add(1);
+          }
+          goto top;
+        }
+        injectglist(list);
+      } else {
+        sched.pollUntil.store(0);
+        sched.lastpoll.store(nanotime());
+      }
+    } else {
+      int64_t pu = sched.pollUntil.load();
+      if (pu == 0 || pu > pollUntil) netpoll_break();
+    }
+  }
+  if (!stopm(m)) return nullptr;
+  goto top;
+}
+
+// schedule is the M's loop on g0: find a G, run it, repeat. Returns when the
+// runtime stops or the M must exit.
+void schedule(M* m) {
+  for (;;) {
+    if (m->lockedg) {
+      if (!stoplockedm(m)) return;
+      execute(m, m->lockedg);
+      if (m->exiting) return;
+      continue;
+    }
+    G* gp = findRunnable(m);
+    if (!gp) return;
+    if (m->spinning) resetspinning(m);
+    if (gp->lockedm && gp->lockedm != m) {
+      if (!startlockedm(m, gp)) return;
+      continue;
+    }
+    execute(m, gp);
+    if (m->exiting) return;
+  }
+}
+
+void* mstart(void* arg) {
+  M* m = static_cast<M*>(arg);
+  tls_m = m;
+  m->tid = pid_t(syscall(SYS_gettid));
+  m->tsan_fiber = san::tsan_current_fiber();
+  m->altstack = signals_m_init();
+  {
+    char name[16];
+    snprintf(name, sizeof name, "goro-m%lld", (long long)m->id);
+    pthread_setname_np(pthread_self(), name);
+  }
+  P* p = m->nextp;
+  m->nextp = nullptr;
+  acquirep(m, p);
+  schedule(m);
+  // Exiting after a locked G's exit (P already handed off) or at shutdown.
+  if (m->p) releasep(m);
+  signals_m_fini(m->altstack);
+  m->altstack = nullptr;
+  tls_m = nullptr;
+  if (m->exiting) {
+    // A locked G exited: this thread ends now; newm or shutdown joins it.
+    // If shutdown already took allm, it joins this M itself.
+    LockGuard lg(sched.lock);
+    for (M** pp = &sched.allm; *pp; pp = &(*pp)->alllink)
+      if (*pp == m) {
+        *pp = m->alllink;
+        sched.mcount--;
+        m->alllink = sched.mdead;
+        sched.mdead = m;
+        break;
+      }
+  }
+  return nullptr;
+}
+
+void reapdead() {
+  M* dead;
+  {
+    LockGuard lg(sched.lock);
+    dead = sched.mdead;
+    sched.mdead = nullptr;
+  }
+  while (dead) {
+    M* next = dead->alllink;
+    pthread_join(dead->thread, nullptr);
+    delete dead;
+    dead = next;
+  }
+}
+
+// ---------------------------------------------------------------------------
+// Goroutine entry and exit.
+
+void report_exception(G* gp, const char* what) {
+  fprintf(stderr, "goro: goroutine %llu%s%s%s: uncaught exception: %s\n",
+          (unsigned long long)gp->goid, gp->name[0] ? " (" : "", gp->name, gp->name[0] ? ")" : "",
+          what);
+  if (sched.exception_policy == GORO_EXCEPTION_ABORT) abort();
+}
+
+void run_user(G* gp) {
+  try {
+    gp->fn(gp->arg);
+  } catch (const std::exception& e) {
+    report_exception(gp, e.what());
+  } catch (...) {
+    report_exception(gp, "(not derived from std::exception)");
+  }
+}
+
+[[noreturn]] void goexit(G* gp) {
+  if (gp->fls) fls_run_destructors(&gp->fls, &gp->flscap);
+  mcall(gp, SwitchOp::Exit);
+  fatal("goexit: dead goroutine resumed");
+}
+
+void gentry(bctx::transfer_t t) {
+  M* m = static_cast<M*>(t.data);
+  m->g0ctx = t.fctx;
+  G* gp = m->curg;
+  san::asan_finish_switch(nullptr, &m->g0_stack_bottom, &m->g0_stack_size);
+  run_user(gp);
+  goexit(gp);
+}
+
+// gdestroy finishes a G that exited. Runs on g0 of m, which holds a P.
+void gdestroy(M* m, G* gp) {
+  P* p = m->p;
+  gp->status.store(Gdead, std::memory_order_relaxed);
+  san::tsan_destroy_fiber(gp->tsan_fiber);
+  gp->tsan_fiber = nullptr;
+  gp->asan_fake_stack = nullptr;
+  gp->fn = nullptr;
+  gp->arg = nullptr;
+  gp->m = nullptr;
+  gp->name[0] = 0;
+  p->gexited.store(p->gexited.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+  bool locked = gp->lockedm != nullptr;
+  if (locked) {
+    // Go's rule: a goroutine that exits locked takes its thread with it.
+    gp->lockedm = nullptr;
+    gp->lockedcount = 0;
+    m->lockedg = nullptr;
+    m->exiting = true;
+  }
+  gfput(p, gp);
+  if (locked) handoffp(releasep(m));
+}
+
+bool park_add_sleep_timer(G* gp, void*) {
+  M* m = getm();
+  if (m->p->timers.add(&gp->sleeptimer)) wakeNetPoller(gp->sleeptimer.when);
+  return true;
+}
+
+void sleep_timer_fired(Timer* t) { goready(static_cast<G*>(t->arg)); }
+
+// ---------------------------------------------------------------------------
+// Resizing.
+
+void procresize(int32_t n) {
+  LockGuard rl(sched.resize_lock);
+  int32_t old = sched.gomaxprocs.load();
+  if (n == old) return;
+  std::vector<P*> fresh, retired;
+  for (int32_t i = sched.nallp.load(); i < n; i++) {
+    P* p = new P;
+    p->id = i;
+    fresh.push_back(p);
+  }
+  {
+    LockGuard lg(sched.lock);
+    for (P* p : fresh) sched.allp[p->id] = p;
+    if (n > sched.nallp.load()) sched.nallp.store(n);
+    sched.gomaxprocs.store(n);
+    if (n > old) {
+      for (int32_t i = old; i < n; i++) {
+        P* p = sched.allp[i];
+        // A P still held by an M that has not retired it yet stays with it.
+        if (p->status.load() == Pdead) pidleput(p);
+      }
+    } else {
+      // Retire idle Ps beyond n now; running ones retire themselves.
+      for (P** pp = &sched.pidle; *pp;) {
+        P* p = *pp;
+        if (p->id >= n) {
+          *pp = p->link;
+          p->link = nullptr;
+          p->status.store(Pdead, std::memory_order_relaxed);
+          sched.npidle.fetch_sub(1);
+          retired.push_back(p);
+        } else {
+          pp = &p->link;
+        }
+      }
+    }
+  }
+  if (n < old) {
+    for (P* p : retired) {
+      gfpurge(p);
+      p->timers.move_to(&sched.allp[0]->timers);
+    }
+    if (int64_t when = sched.allp[0]->timers.next()) wakeNetPoller(when);
+  } else {
+    // New Ps pick up queued work at once (a spinning M fans out the rest).
+    if (sched.runqsize.load() > 0) wakep();
+  }
+}
+
+int default_maxprocs() {
+  if (const char* env = getenv("GORO_MAXPROCS")) {
+    char* end;
+    long v = strtol(env, &end, 10);
+    if (*env && !*end && v >= 1 && v <= GORO_MAXPROCS_MAX) return int(v);
+    fprintf(stderr, "goro: ignoring GORO_MAXPROCS=%s (want 1..%d)\n", env, GORO_MAXPROCS_MAX);
+  }
+  cpu_set_t set;
+  int n = 0;
+  if (sched_getaffinity(0, sizeof set, &set) == 0) n = CPU_COUNT(&set);
+  if (n <= 0) n = int(sysconf(_SC_NPROCESSORS_ONLN));
+  return std::clamp(n, 1, GORO_MAXPROCS_MAX);
+}
+
+int validate_config(const goro_config_t* cfg, goro_config_t* out) {
+  goro_config_t c = GORO_CONFIG_INIT;
+  if (cfg) {
+    if (cfg->size < sizeof(size_t) || cfg->size > 65536) return -EINVAL;
+    size_t n = std::min(cfg->size, sizeof(goro_config_t));
+    memcpy(&c, cfg, n);
+    for (size_t i = sizeof(goro_config_t); i < cfg->size; i++)
+      if (reinterpret_cast<const unsigned char*>(cfg)[i] != 0) return -E2BIG;
+  }
+  if (c.maxprocs < 0 || c.maxprocs > GORO_MAXPROCS_MAX) return -EINVAL;
+  if (c.exception_policy != GORO_EXCEPTION_ABORT && c.exception_policy != GORO_EXCEPTION_CONTINUE)
+    return -EINVAL;
+  if (c.stack_size != 0 && (c.stack_size < GORO_STACK_MIN || c.stack_size > GORO_STACK_MAX))
+    return -EINVAL;
+  if (c.guarded_stacks < -1) return -EINVAL;
+  *out = c;
+  return 0;
+}
+
+size_t round_page(size_t n) {
+  size_t ps = size_t(sysconf(_SC_PAGESIZE));
+  return (n + ps - 1) & ~(ps - 1);
+}
+
+int shutdown_locked();
+
+// start_locked starts the runtime. sched.lifecycle held.
+int start_locked(const goro_config_t& c) {
+  size_t dflt = c.stack_size ? c.stack_size : (san::kEnabled ? 256u << 10 : 64u << 10);
+  sched.stack_size = round_page(dflt);
+  sched.exception_policy = c.exception_policy;
+  stack_pool_init(sched.stack_size, c.guarded_stacks);
+  if (!netpoll_init()) return -errno ? -errno : -ENOMEM;
+  signals_install_once();
+  sched.lastpoll.store(nanotime());
+  sched.pollUntil.store(0);
+  sched.nmspinning.store(0);
+  sched.gomaxprocs.store(0);
+  sched.state.store(kRunning);
+  procresize(c.maxprocs ? c.maxprocs : default_maxprocs());
+  // Start one M now, so that a later failure to create threads can only cost
+  // parallelism, never progress. It parks at once.
+  P* p;
+  {
+    LockGuard lg(sched.lock);
+    p = pidleget();
+  }
+  if (p) newm(p, false);
+  bool ok;
+  {
+    LockGuard lg(sched.lock);
+    ok = sched.mcount > 0;
+  }
+  if (!ok) {
+    shutdown_locked();
+    return -EAGAIN;
+  }
+  return 0;
+}
+
+}  // namespace
+
+// ---------------------------------------------------------------------------
+// The scheduler's internal API (sched.h).
+
+GORO_NOIPA M* getm() {
+  M* m = tls_m;
+  asm volatile("" ::: "memory");
+  return m;
+}
+
+GORO_NOIPA G* getg() {
+  M* m = tls_m;
+  asm volatile("" ::: "memory");
+  return m ? m->curg : nullptr;
+}
+
+void gopark(ParkUnlockFn unlockf, void* arg, const char* reason) {
+  G* gp = getg();
+  throw_if(!gp, "gopark: not on a goroutine");
+  M* m = gp->m;
+  m->unlockf = unlockf;
+  m->unlockarg = arg;
+  gp->waitreason = reason;
+  mcall(gp, SwitchOp::Park);
+}
+
+void goready(G* gp) {
+  uint32_t s = gp->status.load(std::memory_order_acquire);
+  throw_if(s != Gwaiting, "goready: goroutine is not waiting");
+  gp->status.store(Grunnable, std::memory_order_release);
+  M* m = getm();
+  if (m && m->p) {
+    runqput(m->p, gp, true);
+  } else {
+    LockGuard lg(sched.lock);
+    globrunqput(gp);
+  }
+  wakep();
+}
+
+void gosched() {
+  G* gp = getg();
+  if (!gp) {
+    sched_yield();
+    return;
+  }
+  mcall(gp, SwitchOp::Yield);
+}
+
+ApiRef::ApiRef() {
+  sched.api_refs.fetch_add(1);
+  ok_ = sched.state.load() == kRunning;
+}
+
+ApiRef::~ApiRef() { sched.api_refs.fetch_sub(1); }
+
+bool rt_running() { return sched.state.load(std::memory_order_acquire) == kRunning; }
+
+int rt_init(const goro_config_t* cfg) {
+  if (getg()) return -EDEADLK;
+  goro_config_t c;
+  if (int err = validate_config(cfg, &c)) return err;
+  LockGuard lg(sched.lifecycle);
+  if (sched.state.load() == kRunning) return -EALREADY;
+  return start_locked(c);
+}
+
+int rt_ensure_started() {
+  int s = sched.state.load(std::memory_order_acquire);
+  if (s == kRunning) return 0;
+  if (s != kNever) return -ESHUTDOWN;
+  LockGuard lg(sched.lifecycle);
+  s = sched.state.load();
+  if (s == kRunning) return 0;
+  if (s != kNever) return -ESHUTDOWN;
+  goro_config_t c = GORO_CONFIG_INIT;
+  return start_locked(c);
+}
+
+int rt_shutdown() {
+  if (getg()) return -EDEADLK;
+  LockGuard lg(sched.lifecycle);
+  if (sched.state.load() != kRunning) return -EALREADY;
+  return shutdown_locked();
+}
+
+namespace {
+
+// shutdown_locked stops and frees the runtime. sched.lifecycle held.
+int shutdown_locked() {
+  sched.state.store(kStopping);
+  while (sched.api_refs.load() > 0) sched_yield();
+
+  // Wake every M; each sees kStopping at its next scheduling round and ends.
+  for (;;) {
+    M* ms;
+    {
+      LockGuard lg(sched.lock);
+      for (M* m = sched.allm; m; m = m->alllink) m->park.wakeup();
+      ms = sched.allm;
+      sched.allm = nullptr;
+      sched.midle = nullptr;  // no one may hand work to these Ms any more
+      sched.nmidle = 0;
+    }
+    netpoll_break();
+    if (!ms) break;
+    while (ms) {
+      M* next = ms->alllink;
+      pthread_join(ms->thread, nullptr);
+      delete ms;
+      ms = next;
+    }
+  }
+  reapdead();
+
+  // No M runs any more. Free every G; count the ones still alive.
+  int abandoned = 0;
+  for (G* chunk : sched.gchunks) {
+    for (int i = 0; i < kGChunk; i++) {
+      G* gp = &chunk[i];
+      uint32_t s = gp->status.load();
+      if (s == Grunnable || s == Gwaiting || s == Grunning) {
+        abandoned++;
+        san::tsan_destroy_fiber(gp->tsan_fiber);
+      }
+      free(gp->fls);
+      stack_free(&gp->stack);
+    }
+    delete[] chunk;
+  }
+  sched.gchunks.clear();
+  sched.gfree = nullptr;
+  sched.gfreecnt = 0;
+  timer_del(&sched.scavtimer);
+  sched.scavarmed.store(false);
+  for (int32_t i = 0; i < sched.nallp.load(); i++) {
+    delete sched.allp[i];
+    sched.allp[i] = nullptr;
+  }
+  sched.nallp.store(0);
+  sched.gomaxprocs.store(0);
+  sched.pidle = nullptr;
+  sched.npidle.store(0);
+  sched.midle = nullptr;
+  sched.nmidle = 0;
+  sched.mcount = 0;
+  sched.nmspinning.store(0);
+  sched.runqhead = sched.runqtail = nullptr;
+  sched.runqsize.store(0);
+  sched.foreign_created.store(0);
+  netpoll_close();
+  stack_pool_destroy();
+  {
+    LockGuard lg(sched.runlock);
+    for (RunWaiter* w = sched.runwaiters; w; w = w->next) {
+      if (!w->done) {
+        w->done = true;
+        w->result = -ESHUTDOWN;
+        if (w->waiting) w->w.ready();
+      }
+    }
+  }
+  sched.state.store(kStopped);
+  return abandoned;
+}
+
+}  // namespace
+
+int rt_newproc(goro_fn fn, void* arg, size_t stack_size, const char* name, uint64_t* id) {
+  if (sched.state.load(std::memory_order_acquire) != kRunning) return -ESHUTDOWN;
+  size_t want = stack_size ? round_page(stack_size) : sched.stack_size;
+  M* m = getm();
+  P* p = (m && m->curg) ? m->p : nullptr;
+  G* gp = p ? gfget(p) : gfget_global();
+  if (!gp && !(gp = galloc())) return -ENOMEM;
+  if (gp->stack.kind != StackKind::None && gp->stack.size() != want) stack_free(&gp->stack);
+  if (gp->stack.kind == StackKind::None && !stack_alloc(&gp->stack, want)) {
+    if (p)
+      gfput(p, gp);
+    else {
+      LockGuard lg(sched.gflock);
+      gp->schedlink = sched.gfree;
+      sched.gfree = gp;
+      sched.gfreecnt++;
+    }
+    return -ENOMEM;
+  }
+  stack_prepare(&gp->stack);
+  gp->ctx = bctx::make_fcontext(gp->stack.hi, gp->stack.size(), gentry);
+  gp->fn = fn;
+  gp->arg = arg;
+  gp->lockedm = nullptr;
+  gp->lockedcount = 0;
+  gp->waitreason = "";
+  gp->sleeptimer.f = sleep_timer_fired;
+  gp->sleeptimer.arg = gp;
+  if (name) {
+    strncpy(gp->name, name, sizeof gp->name - 1);
+    gp->name[sizeof gp->name - 1] = 0;
+  } else {
+    gp->name[0] = 0;
+  }
+  gp->tsan_fiber = san::tsan_create_fiber();
+  if (p) {
+    if (p->goidcache == p->goidcacheend) {
+      p->goidcache = sched.goidgen.fetch_add(kGoidBatch) + 1;
+      p->goidcacheend = p->goidcache + kGoidBatch;
+    }
+    gp->goid = p->goidcache++;
+  } else {
+    gp->goid = sched.goidgen.fetch_add(1) + 1;
+  }
+  if (id) *id = gp->goid;
+  gp->status.store(Grunnable, std::memory_order_release);
+  if (p) {
+    p->gcreated.store(p->gcreated.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+    runqput(p, gp, true);
+  } else {
+    sched.foreign_created.fetch_add(1);
+    LockGuard lg(sched.lock);
+    globrunqput(gp);
+  }
+  wakep();
+  return 0;
+}
+
+namespace {
+
+bool park_unlock_runlock(G*, void*) {
+  sched.runlock.unlock();
+  return true;
+}
+
+void run_trampoline(void* a) {
+  RunWaiter* rw = static_cast<RunWaiter*>(a);
+  struct Done {
+    RunWaiter* rw;
+    ~Done() {
+      // Runs on return and while an exception unwinds past fn.
+      LockGuard lg(sched.runlock);
+      if (!rw->done) {
+        rw->done = true;
+        if (rw->waiting) rw->w.ready();
+      }
+    }
+  } done{rw};
+  rw->fn(rw->arg);
+}
+
+}  // namespace
+
+int rt_run(goro_fn fn, void* arg) {
+  RunWaiter rw;
+  rw.fn = fn;
+  rw.arg = arg;
+  if (G* gp = getg()) {
+    rw.w.g = gp;
+    if (int err = rt_newproc(run_trampoline, &rw, 0, nullptr, nullptr)) return err;
+    sched.runlock.lock();
+    if (rw.done) {
+      sched.runlock.unlock();
+    } else {
+      rw.waiting = true;
+      gopark(park_unlock_runlock, nullptr, "goro_run");
+    }
+    return rw.result;
+  }
+  if (int err = rt_ensure_started()) return err;
+  {
+    ApiRef ref;
+    if (!ref.ok()) return -ESHUTDOWN;
+    LockGuard lg(sched.runlock);
+    rw.waiting = true;
+    rw.next = sched.runwaiters;
+    if (rw.next) rw.next->prev = &rw;
+    sched.runwaiters = &rw;
+  }
+  int err;
+  {
+    ApiRef ref;
+    err = ref.ok() ? rt_newproc(run_trampoline, &rw, 0, nullptr, nullptr) : -ESHUTDOWN;
+  }
+  if (err == 0) rw.w.block_thread();
+  LockGuard lg(sched.runlock);
+  if (rw.prev)
+    rw.prev->next = rw.next;
+  else
+    sched.runwaiters = rw.next;
+  if (rw.next) rw.next->prev = rw.prev;
+  return err ? err : rw.result;
+}
+
+int rt_maxprocs(int n) {
+  if (n < 0 || n > GORO_MAXPROCS_MAX) return -EINVAL;
+  if (int err = rt_ensure_started()) return err;
+  ApiRef ref;
+  if (!ref.ok()) return -ESHUTDOWN;
+  int old = sched.gomaxprocs.load();
+  if (n > 0 && n != old) procresize(n);
+  return old;
+}
+
+int rt_num_goroutine() {
+  ApiRef ref;
+  if (!ref.ok()) return 0;
+  int64_t n = sched.foreign_created.load(std::memory_order_relaxed);
+  int32_t np = sched.nallp.load();
+  for (int32_t i = 0; i < np; i++) {
+    P* p = sched.allp[i];
+    n += p->gcreated.load(std::memory_order_relaxed) - p->gexited.load(std::memory_order_relaxed);
+  }
+  return int(std::clamp<int64_t>(n, 0, INT32_MAX));
+}
+
+int rt_sleep(int64_t ns) {
+  if (ns <= 0) return 0;
+  G* gp = getg();
+  if (!gp) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    int64_t when = int64_t(ts.tv_sec) * 1000000000 + ts.tv_nsec + ns;
+    ts.tv_sec = time_t(when / 1000000000);
+    ts.tv_nsec = long(when % 1000000000);
+    while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, nullptr) == EINTR) {
+    }
+    return 0;
+  }
+  gp->sleeptimer.when = nanotime() + ns;
+  gopark(park_add_sleep_timer, nullptr, "sleep");
+  return 0;
+}
+
+int rt_lock_thread() {
+  G* gp = getg();
+  if (!gp) return 0;
+  if (gp->lockedcount++ == 0) {
+    M* m = gp->m;
+    gp->lockedm = m;
+    m->lockedg = gp;
+  }
+  return 0;
+}
+
+int rt_unlock_thread() {
+  G* gp = getg();
+  if (!gp) return 0;
+  if (gp->lockedcount == 0) return -EPERM;
+  if (--gp->lockedcount == 0) {
+    gp->m->lockedg = nullptr;
+    gp->lockedm = nullptr;
+  }
+  return 0;
+}
+
+void report_if_stack_overflow(const void* addr, const void* sp) {
+  M* m = tls_m;
+  if (!m || !m->curg) return;
+  G* gp = m->curg;
+  if (gp->stack.in_guard(addr)) fatal_overflow(gp, "fault in the guard page");
+  const char* csp = static_cast<const char*>(sp);
+  if (csp < gp->stack.lo && csp >= gp->stack.lo - (1 << 20))
+    fatal_overflow(gp, "stack pointer below the stack at a fault");
+}
+
+}  // namespace goro::rt

@@ -1,0 +1,142 @@
+// runtime2.h: the core types of the scheduler, kept together as in Go's
+// runtime2.go: G (goroutine), M (OS thread), P (scheduling context), and the
+// global scheduler state. The design essay is at the top of proc.cpp.
+//
+// Each field says who may touch it. "owner P" means the M currently holding
+// that P; "sched.lock" means the global scheduler lock.
+#pragma once
+
+#include <pthread.h>
+#include <sys/types.h>
+
+#include <atomic>
+#include <boost/context/detail/fcontext.hpp>
+#include <cstddef>
+#include <cstdint>
+
+#include "goro/goro.h"
+#include "os/futex.h"
+#include "sched/stack.h"
+#include "time/timer.h"
+
+namespace goro::rt {
+
+namespace bctx = boost::context::detail;
+using fcontext_t = bctx::fcontext_t;
+
+struct M;
+struct P;
+
+// Goroutine states. Who owns the G in each state:
+enum GStatus : uint32_t {
+  // Gidle: just allocated or on a free list; owned by the free list's owner.
+  Gidle = 0,
+  // Grunnable: on a run queue (local, runnext or global) and not running.
+  // Owned by that queue; whoever dequeues it owns it.
+  Grunnable = 1,
+  // Grunning: executing user code on an M that holds a P. Owned by that M.
+  Grunning = 2,
+  // Gwaiting: parked (gopark). Not on any run queue. Owned by whatever it
+  // waits on (a wait list, a timer); exactly one party will goready() it.
+  Gwaiting = 3,
+  // Gdead: finished; its stack may be cached for reuse. Owned by a free list.
+  Gdead = 4,
+};
+
+// What a G asks its M to do when it switches to g0 (Go's mcall targets).
+enum class SwitchOp : uint32_t { None, Yield, Park, Exit };
+
+// ParkUnlockFn runs on g0 after the G is fully off its stack: the point where
+// it becomes safe for another thread to goready() it. Returning false means
+// "don't park after all": the G is made runnable again at once.
+using ParkUnlockFn = bool (*)(struct G* gp, void* arg);
+
+struct G {
+  fcontext_t ctx = nullptr;     // saved context while not running; written by g0 at switch-out
+  Stack stack;                  // owned by the G for its whole life (and while cached)
+  std::atomic<uint32_t> status{Gidle};
+  uint64_t goid = 0;            // set at spawn; never reused
+  goro_fn fn = nullptr;
+  void* arg = nullptr;
+  G* schedlink = nullptr;       // link in the global run queue or a free list
+  M* m = nullptr;               // M running it, only while Grunning
+  M* lockedm = nullptr;         // goro_lock_thread: the M it is wired to
+  uint32_t lockedcount = 0;     // nesting depth of goro_lock_thread; G's own
+  const char* waitreason = "";  // why it is Gwaiting
+  Timer sleeptimer;             // goro_sleep's timer; used only by this G
+  // Goroutine-local storage: array of {key, value}; G's own.
+  struct FlsEntry {
+    goro_key_t key;
+    void* value;
+  };
+  FlsEntry* fls = nullptr;
+  uint32_t flscap = 0;
+  bool scav_seen = false;       // free and unused at the last scavenge (sched.gflock)
+  char name[32] = {0};
+  // Sanitizer fiber state (unused in normal builds).
+  void* tsan_fiber = nullptr;
+  void* asan_fake_stack = nullptr;
+};
+
+struct M {
+  int64_t id = 0;
+  pthread_t thread{};
+  pid_t tid = 0;
+  fcontext_t g0ctx = nullptr;   // this thread's scheduler context while a G runs on it
+  G* curg = nullptr;            // G running on this M, or null on g0
+  P* p = nullptr;               // attached P; owner M only
+  P* nextp = nullptr;           // P handed over by startm/startlockedm before notewakeup
+  bool spinning = false;        // looking for work; counted in sched.nmspinning
+  bool exiting = false;         // a locked G exited: this thread must end
+  Note park;                    // stopm sleeps here
+  M* schedlink = nullptr;       // idle M list (sched.lock)
+  M* alllink = nullptr;         // allm list (sched.lock)
+  G* lockedg = nullptr;         // goro_lock_thread: the G wired to this M
+  uint64_t fastrand = 0;        // per-M PRNG state
+  // Set by the G right before it switches to g0; read by g0 right after.
+  SwitchOp op = SwitchOp::None;
+  ParkUnlockFn unlockf = nullptr;
+  void* unlockarg = nullptr;
+  // Signal alternate stack for overflow reports.
+  void* altstack = nullptr;
+  // Sanitizer state of the thread's own stack (g0).
+  void* tsan_fiber = nullptr;
+  void* asan_fake_stack = nullptr;
+  const void* g0_stack_bottom = nullptr;
+  size_t g0_stack_size = 0;
+};
+
+// P states. Transitions between idle, running and dead happen under
+// sched.lock (or by the owner M on a P it holds).
+enum PStatus : uint32_t { Pidle = 0, Prunning = 1, Pdead = 2 };
+
+constexpr uint32_t kRunqSize = 256;  // Go's local run queue size
+constexpr int kGfreeLocalMax = 64;   // free Gs cached per P (with stacks)
+
+struct P {
+  int32_t id = 0;
+  std::atomic<uint32_t> status{Pdead};
+  M* m = nullptr;               // owner M while Prunning
+  P* link = nullptr;            // idle P list (sched.lock)
+  uint32_t schedtick = 0;       // incremented at every execute(); owner P
+  // Local run queue: a lock-free ring. Only the owner P writes runqtail and
+  // the slots; anyone may consume by CAS on runqhead (Go's runq.go).
+  std::atomic<uint32_t> runqhead{0};
+  std::atomic<uint32_t> runqtail{0};
+  std::atomic<G*> runq[kRunqSize];
+  // runnext: a G readied by the running G that should run next, inheriting
+  // the rest of the time slice. Only the owner P sets it; stealers may CAS
+  // it to null.
+  std::atomic<G*> runnext{nullptr};
+  // Free Gs with cached stacks; owner P only.
+  G* gfree = nullptr;
+  int32_t gfreecnt = 0;
+  // Goroutine id cache (Go's goidcache), owner P only.
+  uint64_t goidcache = 0, goidcacheend = 0;
+  // Goroutines created and exited on this P. Single writer (owner P),
+  // relaxed readers (goro_num_goroutine).
+  std::atomic<int64_t> gcreated{0}, gexited{0};
+  TimerHeap timers;             // this P's timers; own lock
+};
+
+}  // namespace goro::rt

@@ -1,0 +1,117 @@
+// timer.cpp: the 4-ary timer heap. See timer.h for the contract.
+#include "time/timer.h"
+
+namespace goro::rt {
+
+void TimerHeap::up(int32_t i) {
+  Timer* t = h_[i];
+  while (i > 0) {
+    int32_t parent = (i - 1) / 4;
+    if (h_[parent]->when <= t->when) break;
+    h_[i] = h_[parent];
+    h_[i]->idx = i;
+    i = parent;
+  }
+  h_[i] = t;
+  t->idx = i;
+}
+
+void TimerHeap::down(int32_t i) {
+  int32_t n = int32_t(h_.size());
+  Timer* t = h_[i];
+  for (;;) {
+    int32_t c = 4 * i + 1;
+    if (c >= n) break;
+    int32_t best = c;
+    for (int32_t k = c + 1; k < c + 4 && k < n; k++)
+      if (h_[k]->when < h_[best]->when) best = k;
+    if (h_[best]->when >= t->when) break;
+    h_[i] = h_[best];
+    h_[i]->idx = i;
+    i = best;
+  }
+  h_[i] = t;
+  t->idx = i;
+}
+
+void TimerHeap::remove_at(int32_t i) {
+  Timer* t = h_[i];
+  Timer* last = h_.back();
+  h_.pop_back();
+  if (last != t) {
+    h_[i] = last;
+    last->idx = i;
+    up(i);
+    down(last->idx);
+  }
+  t->idx = -1;
+  t->heap.store(nullptr, std::memory_order_release);
+}
+
+bool TimerHeap::add(Timer* t) {
+  LockGuard g(mu_);
+  t->heap.store(this, std::memory_order_release);
+  h_.push_back(t);
+  up(int32_t(h_.size() - 1));
+  publish();
+  return h_[0] == t;
+}
+
+int TimerHeap::run(int64_t now) {
+  int n = 0;
+  mu_.lock();
+  while (!h_.empty() && h_[0]->when <= now) {
+    Timer* t = h_[0];
+    remove_at(0);
+    publish();
+    mu_.unlock();
+    t->f(t);
+    n++;
+    mu_.lock();
+  }
+  publish();
+  mu_.unlock();
+  return n;
+}
+
+void TimerHeap::move_to(TimerHeap* dst) {
+  if (dst == this) return;
+  // Lock order: by address, so two concurrent moves cannot deadlock.
+  Mutex* a = this < dst ? &mu_ : &dst->mu_;
+  Mutex* b = this < dst ? &dst->mu_ : &mu_;
+  a->lock();
+  b->lock();
+  for (Timer* t : h_) {
+    t->heap.store(dst, std::memory_order_release);
+    dst->h_.push_back(t);
+    dst->up(int32_t(dst->h_.size() - 1));
+  }
+  h_.clear();
+  publish();
+  dst->publish();
+  b->unlock();
+  a->unlock();
+}
+
+size_t TimerHeap::size() {
+  LockGuard g(mu_);
+  return h_.size();
+}
+
+bool timer_del(Timer* t) {
+  for (;;) {
+    TimerHeap* h = t->heap.load(std::memory_order_acquire);
+    if (!h) return false;
+    h->mu_.lock();
+    if (t->heap.load(std::memory_order_relaxed) != h) {
+      h->mu_.unlock();
+      continue;
+    }
+    h->remove_at(t->idx);
+    h->publish();
+    h->mu_.unlock();
+    return true;
+  }
+}
+
+}  // namespace goro::rt

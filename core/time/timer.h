@@ -1,0 +1,63 @@
+// timer.h: per-P timer heaps, as Go's time.go keeps one heap per P.
+//
+// Owns: Timer and TimerHeap (a 4-ary min-heap on `when`, with its own lock).
+// Who runs timers: the M holding the P at every scheduling round
+// (checkTimers), spinning Ms stealing from other Ps, and the M that blocks in
+// netpoll with a timeout equal to the earliest timer of all Ps.
+//
+// Invariants:
+//  - A Timer is in at most one heap; `heap` names it (null otherwise) and
+//    changes only under that heap's lock.
+//  - when0 is the earliest `when` in the heap, 0 when empty; it may be read
+//    without the lock as a hint.
+//  - A timer's function runs without any heap lock held, exactly once per
+//    add, unless del() removed it first (del returns true then).
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <vector>
+
+#include "os/futex.h"
+
+namespace goro::rt {
+
+class TimerHeap;
+
+struct Timer {
+  int64_t when = 0;
+  int32_t idx = -1;
+  std::atomic<TimerHeap*> heap{nullptr};
+  void (*f)(Timer*) = nullptr;
+  void* arg = nullptr;
+};
+
+class TimerHeap {
+ public:
+  // add() queues t (not in any heap). Returns true if t became the earliest.
+  bool add(Timer* t);
+  // run() runs every timer due at `now`. Returns how many ran.
+  int run(int64_t now);
+  // move_to() moves every timer into dst (used when a P is destroyed).
+  void move_to(TimerHeap* dst);
+  int64_t next() const { return when0_.load(std::memory_order_acquire); }
+  size_t size();
+
+  // timer_del() removes t from whatever heap holds it. False if it was not
+  // queued (it already fired, or was never added).
+  friend bool timer_del(Timer* t);
+
+ private:
+  void up(int32_t i);
+  void down(int32_t i);
+  void remove_at(int32_t i);
+  void publish() { when0_.store(h_.empty() ? 0 : h_[0]->when, std::memory_order_release); }
+
+  Mutex mu_;
+  std::vector<Timer*> h_;
+  std::atomic<int64_t> when0_{0};
+};
+
+bool timer_del(Timer* t);
+
+}  // namespace goro::rt
