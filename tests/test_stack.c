@@ -1,0 +1,386 @@
+/*
+ * test_stack.c: goroutine stacks: overflow is detected and reported (guard
+ * page by default, canary check with guarded_stacks = -1), every accepted
+ * stack size is really usable, and stacks are reused (RSS stays bounded over
+ * many spawn/exit cycles).
+ *
+ * The overflow tests run in a forked child, so the parent must not have the
+ * runtime running when it forks: every test here starts and stops its own.
+ */
+#include "testutil.h"
+
+#include <alloca.h>
+#include <poll.h>
+#include <sys/wait.h>
+
+/* ------------------------------------------------------------------------- */
+/* Overflow detection (in a child process)                                    */
+/* ------------------------------------------------------------------------- */
+
+static volatile int g_never = INT_MAX; /* keeps the recursion "finite" for the compiler */
+
+__attribute__((noinline)) static int overflow_recurse(int depth, int yield_each) {
+  volatile char buf[1024];
+  for (int i = 0; i < (int)sizeof buf; i++) buf[i] = (char)(depth + i);
+  if (yield_each) goro_yield(); /* a switch at every level: the canary is checked */
+  if (depth == g_never) return 0;
+  int r = overflow_recurse(depth + 1, yield_each);
+  return r + buf[depth & 1023];
+}
+static void overflow_fn(void *arg) {
+  int yield_each = *(int *)arg;
+  int r = overflow_recurse(0, yield_each);
+  fprintf(stderr, "recursion returned %d\n", r);
+}
+
+/* Runs the overflowing goroutine in a child; captures its stderr. */
+static void run_overflow_child(long guarded, int yield_each, char *out, size_t outsz,
+                               int *status) {
+  assert_int_equal(goro_shutdown(), -EALREADY); /* nothing of ours runs */
+  int p[2];
+  assert_int_equal(pipe(p), 0);
+  fflush(stdout);
+  fflush(stderr);
+  pid_t pid = fork();
+  assert_true(pid >= 0);
+  if (pid == 0) {
+    close(p[0]);
+    dup2(p[1], 2);
+    close(p[1]);
+    /* cmocka catches SIGSEGV & co to report test failures; the child wants
+     * the defaults (goro installs its own handlers at init). */
+    tu_child_reset_signals();
+    alarm(60); /* a hang ends by SIGALRM, which the parent rejects */
+    goro_config_t cfg = GORO_CONFIG_INIT;
+    cfg.maxprocs = 1;
+    cfg.guarded_stacks = guarded;
+    int r = goro_init(&cfg);
+    if (r != 0) {
+      fprintf(stderr, "child: goro_init = %d\n", r);
+      _exit(2);
+    }
+    r = goro_run(overflow_fn, &yield_each);
+    fprintf(stderr, "child: NO OVERFLOW DETECTED (goro_run = %d)\n", r);
+    _exit(3);
+  }
+  close(p[1]);
+  size_t len = 0;
+  for (;;) {
+    char tmp[4096];
+    ssize_t n = read(p[0], tmp, sizeof tmp);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break;
+    size_t k = (size_t)n;
+    if (k > outsz - 1 - len) k = outsz - 1 - len;
+    memcpy(out + len, tmp, k);
+    len += k;
+  }
+  out[len] = '\0';
+  close(p[0]);
+  pid_t w;
+  while ((w = waitpid(pid, status, 0)) < 0 && errno == EINTR) {
+  }
+  assert_int_equal(w, pid);
+}
+
+static int sanitizer_reported_overflow(const char *out) {
+  if (strstr(out, "AddressSanitizer") || strstr(out, "ThreadSanitizer"))
+    return strstr(out, "stack-overflow") != NULL || strstr(out, "stack-buffer-overflow") != NULL;
+  return 0;
+}
+
+static void check_overflow_report(const char *what, const char *out, int status) {
+  print_message("%s: child %s %d; its stderr:\n%s\n", what,
+                WIFSIGNALED(status) ? "killed by signal" : "exited with",
+                WIFSIGNALED(status) ? WTERMSIG(status) : WEXITSTATUS(status), out);
+  if (GORO_TEST_SANITIZER && sanitizer_reported_overflow(out)) {
+    print_message("%s: accepted the sanitizer's stack overflow report\n", what);
+    return;
+  }
+  if (strstr(out, "goroutine") == NULL || strstr(out, "overflowed its stack") == NULL)
+    fail_msg("%s: stderr lacks \"goroutine N overflowed its stack\"", what);
+  if (!WIFSIGNALED(status))
+    fail_msg("%s: child exited with status %d instead of dying by a signal", what,
+             WEXITSTATUS(status));
+  int sig = WTERMSIG(status);
+  if (sig != SIGABRT && sig != SIGSEGV)
+    fail_msg("%s: child died by signal %d (%s), want SIGABRT or SIGSEGV", what, sig,
+             strsignal(sig));
+}
+
+static void test_overflow_guard_page(void **state) {
+  (void)state;
+  TU_WATCHDOG(120);
+  static char out[1 << 16];
+  int status = 0;
+  /* Default config: guarded stacks. Plain recursion, and recursion that yields. */
+  for (int yield_each = 0; yield_each <= 1; yield_each++) {
+    run_overflow_child(0, yield_each, out, sizeof out, &status);
+    check_overflow_report(yield_each ? "guard page, yielding" : "guard page", out, status);
+  }
+}
+
+static void test_overflow_canary(void **state) {
+  (void)state;
+  TU_WATCHDOG(120);
+  if (GORO_TEST_SANITIZER) {
+    print_message("skipped: writing past a stack without a guard page is itself what the "
+                  "sanitizer reports; the canary path is tested in normal builds\n");
+    skip();
+  }
+  static char out[1 << 16];
+  int status = 0;
+  run_overflow_child(-1, 1, out, sizeof out, &status);
+  check_overflow_report("canary (guarded_stacks = -1)", out, status);
+}
+
+/* ------------------------------------------------------------------------- */
+/* Every stack size is usable                                                 */
+/* ------------------------------------------------------------------------- */
+
+struct use_arg {
+  size_t stack_size;
+  int use_alloca;
+  uintptr_t top;
+  size_t target;
+  size_t reached;
+  goro_wg_t *wg;
+  goro_wg_t *gate; /* optional: park at the deepest point */
+};
+
+__attribute__((noinline)) static size_t use_recurse(struct use_arg *a) {
+  volatile char buf[400];
+  for (int i = 0; i < (int)sizeof buf; i += 64) buf[i] = 1;
+  buf[sizeof buf - 1] = 1;
+  size_t used = (size_t)(a->top - (uintptr_t)&buf[0]);
+  if (used >= a->target) {
+    /* At the deepest point, switch away and come back. */
+    goro_yield();
+    if (a->gate) goro_wg_wait(a->gate);
+    goro_sleep(1000);
+    return used;
+  }
+  size_t r = use_recurse(a);
+  return r + (size_t)buf[0] - 1;
+}
+__attribute__((noinline)) static size_t use_alloca(struct use_arg *a) {
+  size_t n = a->target;
+  volatile char *p = alloca(n);
+  for (size_t i = 0; i < n; i += 256) p[i] = (char)i;
+  p[n - 1] = 1;
+  goro_yield();
+  if (a->gate) goro_wg_wait(a->gate);
+  goro_sleep(1000);
+  size_t s = 0;
+  for (size_t i = 0; i < n; i += 4096) s += (size_t)(p[i] == (char)i);
+  return s == (n + 4095) / 4096 ? n : 0;
+}
+static void use_fn(void *arg) {
+  struct use_arg *a = arg;
+  volatile char anchor = 0;
+  a->top = (uintptr_t)&anchor;
+  a->target = a->stack_size / 4 * 3;
+  a->reached = a->use_alloca ? use_alloca(a) : use_recurse(a);
+  GCHECK_CMP(a->reached, >=, a->target);
+  GCHECK_CMP(goro_wg_done(a->wg), ==, 0);
+}
+
+static void use_stacks(long guarded) {
+  static const size_t sizes[] = {GORO_STACK_MIN,     GORO_STACK_MIN + 1000, 32 * 1024,
+                                 64 * 1024,          100 * 1000,            256 * 1024,
+                                 1024 * 1024,        8 * 1024 * 1024};
+  enum { NS = sizeof sizes / sizeof sizes[0] };
+  goro_config_t cfg = GORO_CONFIG_INIT;
+  cfg.maxprocs = 2;
+  cfg.guarded_stacks = guarded;
+  assert_int_equal(goro_init(&cfg), 0);
+  goro_wg_t *wg;
+  assert_int_equal(goro_wg_new(&wg), 0);
+  static struct use_arg args[NS * 2][4];
+  /* One at a time, then all at once (parked at their deepest point). */
+  for (int together = 0; together <= 1; together++) {
+    goro_wg_t *gate = NULL;
+    if (together) {
+      assert_int_equal(goro_wg_new(&gate), 0);
+      assert_int_equal(goro_wg_add(gate, 1), 0);
+    }
+    for (int s = 0; s < NS; s++) {
+      for (int k = 0; k < 2; k++) {
+        for (int rep = 0; rep < 4; rep++) {
+          struct use_arg *a = &args[s * 2 + k][rep];
+          memset(a, 0, sizeof *a);
+          a->stack_size = sizes[s];
+          a->use_alloca = k;
+          a->wg = wg;
+          a->gate = gate;
+          goro_go_opts_t o = GORO_GO_OPTS_INIT;
+          o.stack_size = sizes[s];
+          o.name = "stack-user";
+          assert_int_equal(goro_wg_add(wg, 1), 0);
+          assert_int_equal(goro_go_opts(&o, use_fn, a, NULL), 0);
+          if (!together) {
+            assert_int_equal(goro_wg_wait(wg), 0);
+            GASSERT_OK();
+          }
+        }
+      }
+    }
+    if (together) {
+      tu_sleep_ms(50);
+      assert_int_equal(goro_wg_add(gate, -1), 0);
+    }
+    assert_int_equal(goro_wg_wait(wg), 0);
+    GASSERT_OK();
+    ASSERT_EQ(tu_wait_goroutines(0, 10000), 0);
+    if (gate) assert_int_equal(goro_wg_free(gate), 0);
+  }
+  assert_int_equal(goro_wg_free(wg), 0);
+  assert_int_equal(goro_shutdown(), 0);
+}
+
+static void test_stack_sizes_usable_guarded(void **state) {
+  (void)state;
+  TU_WATCHDOG(60);
+  tu_reset_fail();
+  use_stacks(0);
+}
+static void test_stack_sizes_usable_canary(void **state) {
+  (void)state;
+  TU_WATCHDOG(60);
+  tu_reset_fail();
+  use_stacks(-1);
+}
+/* A small guard budget: most stacks come from the slabs. */
+static void test_stack_sizes_usable_small_budget(void **state) {
+  (void)state;
+  TU_WATCHDOG(60);
+  tu_reset_fail();
+  use_stacks(4);
+}
+
+/* The default stack (64 KiB, 256 KiB under sanitizers) and a configured one. */
+static void test_default_stack_usable(void **state) {
+  (void)state;
+  TU_WATCHDOG(60);
+  tu_reset_fail();
+  static const size_t defaults[] = {0, GORO_STACK_MIN, 512 * 1024};
+  for (size_t d = 0; d < sizeof defaults / sizeof defaults[0]; d++) {
+    goro_config_t cfg = GORO_CONFIG_INIT;
+    cfg.stack_size = defaults[d];
+    assert_int_equal(goro_init(&cfg), 0);
+    goro_wg_t *wg;
+    assert_int_equal(goro_wg_new(&wg), 0);
+    size_t sz = defaults[d] ? defaults[d] : (GORO_TEST_SANITIZER ? 256 * 1024 : 64 * 1024);
+    struct use_arg a[2];
+    for (int k = 0; k < 2; k++) {
+      memset(&a[k], 0, sizeof a[k]);
+      a[k].stack_size = sz;
+      a[k].use_alloca = k;
+      a[k].wg = wg;
+      assert_int_equal(goro_wg_add(wg, 1), 0);
+      assert_int_equal(goro_go(use_fn, &a[k]), 0); /* goro_go: the default size */
+    }
+    assert_int_equal(goro_wg_wait(wg), 0);
+    GASSERT_OK();
+    ASSERT_EQ(tu_wait_goroutines(0, 10000), 0);
+    assert_int_equal(goro_wg_free(wg), 0);
+    assert_int_equal(goro_shutdown(), 0);
+  }
+}
+
+/* ------------------------------------------------------------------------- */
+/* Stacks are reused                                                          */
+/* ------------------------------------------------------------------------- */
+
+static void churn_fn(void *arg) {
+  volatile char buf[8192];
+  for (int i = 0; i < (int)sizeof buf; i += 512) buf[i] = (char)i;
+  goro_yield();
+  buf[1] = buf[0];
+  GCHECK_CMP(goro_wg_done((goro_wg_t *)arg), ==, 0);
+}
+
+static void churn(goro_wg_t *wg, int batches, int batch) {
+  for (int b = 0; b < batches; b++) {
+    assert_int_equal(goro_wg_add(wg, batch), 0);
+    for (int i = 0; i < batch; i++) {
+      int r;
+      switch (i % 4) {
+        case 0: {
+          goro_go_opts_t o = GORO_GO_OPTS_INIT;
+          o.stack_size = 128 * 1024;
+          r = goro_go_opts(&o, churn_fn, wg, NULL);
+          break;
+        }
+        case 1: {
+          goro_go_opts_t o = GORO_GO_OPTS_INIT;
+          o.stack_size = GORO_STACK_MIN;
+          r = goro_go_opts(&o, churn_fn, wg, NULL);
+          break;
+        }
+        default:
+          r = goro_go(churn_fn, wg);
+      }
+      if (r != 0) fail_msg("batch %d, spawn %d: %d (%s)", b, i, r, goro_strerror(r));
+    }
+    assert_int_equal(goro_wg_wait(wg), 0);
+  }
+}
+
+static void test_stack_reuse_bounded_rss(void **state) {
+  (void)state;
+  TU_WATCHDOG(120);
+  tu_reset_fail();
+  for (int guarded = 0; guarded >= -1; guarded--) {
+    goro_config_t cfg = GORO_CONFIG_INIT;
+    cfg.maxprocs = 2;
+    cfg.guarded_stacks = guarded;
+    assert_int_equal(goro_init(&cfg), 0);
+    goro_wg_t *wg;
+    assert_int_equal(goro_wg_new(&wg), 0);
+    const int batch = 1000;
+    const int batches = TU_SCALE(200, 50, 20); /* 200,000 spawn+exit cycles */
+    churn(wg, 5, batch);                        /* warm up the pools */
+    ASSERT_EQ(tu_wait_goroutines(0, 10000), 0);
+    long rss0 = tu_rss_kib();
+    int threads0 = tu_thread_count();
+    int64_t t0 = tu_now_ns();
+    churn(wg, batches, batch);
+    /* And one at a time, each goroutine reusing the last one's stack. */
+    for (int i = 0; i < TU_SCALE(5000, 2000, 1000); i++) {
+      assert_int_equal(goro_wg_add(wg, 1), 0);
+      assert_int_equal(goro_run(churn_fn, wg), 0);
+    }
+    ASSERT_EQ(tu_wait_goroutines(0, 10000), 0);
+    long rss1 = tu_rss_kib();
+    int threads1 = tu_thread_count();
+    print_message("guarded_stacks=%d: %d spawn+exit cycles in %.2f s; RSS %ld -> %ld KiB; "
+                  "threads %d -> %d\n",
+                  guarded, batches * batch, (double)(tu_now_ns() - t0) / 1e9, rss0, rss1,
+                  threads0, threads1);
+    GASSERT_OK();
+    assert_int_equal(goro_wg_free(wg), 0);
+    assert_int_equal(goro_shutdown(), 0);
+    ASSERT_CMP(rss0, >, 0);
+    if (GORO_TEST_SANITIZER) {
+      print_message("RSS bound not checked: the sanitizer's allocator quarantine and shadow "
+                    "memory grow RSS on their own\n");
+    } else if (rss1 - rss0 >= 64 * 1024) {
+      fail_msg("guarded_stacks=%d: RSS grew by %ld KiB over %d spawn+exit cycles (limit 64 MiB)",
+               guarded, rss1 - rss0, batches * batch);
+    }
+  }
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_overflow_guard_page),
+      cmocka_unit_test(test_overflow_canary),
+      cmocka_unit_test(test_stack_sizes_usable_guarded),
+      cmocka_unit_test(test_stack_sizes_usable_canary),
+      cmocka_unit_test(test_stack_sizes_usable_small_budget),
+      cmocka_unit_test(test_default_stack_usable),
+      cmocka_unit_test(test_stack_reuse_bounded_rss),
+  };
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}
