@@ -23,7 +23,10 @@ GORO_API unsigned goro_version(void) noexcept { return GORO_VERSION_NUMBER; }
 GORO_API const char* goro_version_string(void) noexcept { return GORO_VERSION_STRING; }
 
 GORO_API const char* goro_strerror(int err) noexcept {
-  if (err < 0) err = -err;
+  // INT_MIN has no positive counterpart; it is no errno value either.
+  long e = err < 0 ? -long(err) : long(err);
+  if (e > 4095) return "unknown error";
+  err = int(e);
   switch (err) {
     case 0:
       return "success";

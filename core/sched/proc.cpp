@@ -151,7 +151,7 @@ struct Sched {
 
   Mutex gflock;  // protects the global free G list and the allg chunks
   G* gfree = nullptr;
-  int32_t gfreecnt = 0;
+  std::atomic<int32_t> gfreecnt{0};  // written under gflock; read without it as a hint
   std::vector<G*> gchunks;
   // The stack scavenger: a timer that releases the pages of stacks cached
   // on free Gs that stayed unused for a whole period.
@@ -574,7 +574,7 @@ G* gfget_global() {
 }
 
 G* gfget(P* p) {
-  if (!p->gfree && sched.gfreecnt > 0) {
+  if (!p->gfree && sched.gfreecnt.load(std::memory_order_relaxed) > 0) {
     LockGuard lg(sched.gflock);
     while (p->gfreecnt < kGfreeLocalMax / 2 && sched.gfree) {
       G* gp = sched.gfree;
@@ -1162,7 +1162,9 @@ void gdestroy(M* m, G* gp) {
   gp->arg = nullptr;
   gp->m = nullptr;
   gp->name[0] = 0;
-  p->gexited.store(p->gexited.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+  // Release: whoever sees this goroutine counted out (goro_num_goroutine)
+  // also sees everything it did.
+  p->gexited.store(p->gexited.load(std::memory_order_relaxed) + 1, std::memory_order_release);
   bool locked = gp->lockedm != nullptr;
   if (locked) {
     // Go's rule: a goroutine that exits locked takes its thread with it.
@@ -1171,7 +1173,12 @@ void gdestroy(M* m, G* gp) {
     m->lockedg = nullptr;
     m->exiting = true;
   }
+  void (*exitfn)(void*) = gp->exitfn;
+  void* exitarg = gp->exitarg;
+  gp->exitfn = nullptr;
+  gp->exitarg = nullptr;
   gfput(p, gp);
+  if (exitfn) exitfn(exitarg);
   if (locked) handoffp(releasep(m));
 }
 
@@ -1436,7 +1443,7 @@ int shutdown_locked() {
         san::tsan_destroy_fiber(gp->tsan_fiber);
       }
       free(gp->fls);
-      stack_free(&gp->stack);
+      stack_unmap(&gp->stack);
     }
     delete[] chunk;
   }
@@ -1478,7 +1485,8 @@ int shutdown_locked() {
 
 }  // namespace
 
-int rt_newproc(goro_fn fn, void* arg, size_t stack_size, const char* name, uint64_t* id) {
+int rt_newproc(goro_fn fn, void* arg, size_t stack_size, const char* name, uint64_t* id,
+               void (*exitfn)(void*), void* exitarg) {
   if (sched.state.load(std::memory_order_acquire) != kRunning) return -ESHUTDOWN;
   size_t want = stack_size ? round_page(stack_size) : sched.stack_size;
   M* m = getm();
@@ -1501,6 +1509,8 @@ int rt_newproc(goro_fn fn, void* arg, size_t stack_size, const char* name, uint6
   gp->ctx = bctx::make_fcontext(gp->stack.hi, gp->stack.size(), gentry);
   gp->fn = fn;
   gp->arg = arg;
+  gp->exitfn = exitfn;
+  gp->exitarg = exitarg;
   gp->lockedm = nullptr;
   gp->lockedcount = 0;
   gp->waitreason = "";
@@ -1545,18 +1555,17 @@ bool park_unlock_runlock(G*, void*) {
 
 void run_trampoline(void* a) {
   RunWaiter* rw = static_cast<RunWaiter*>(a);
-  struct Done {
-    RunWaiter* rw;
-    ~Done() {
-      // Runs on return and while an exception unwinds past fn.
-      LockGuard lg(sched.runlock);
-      if (!rw->done) {
-        rw->done = true;
-        if (rw->waiting) rw->w.ready();
-      }
-    }
-  } done{rw};
   rw->fn(rw->arg);
+}
+
+// run_exited runs on g0 once goro_run's goroutine is gone, however it ended.
+void run_exited(void* a) {
+  RunWaiter* rw = static_cast<RunWaiter*>(a);
+  LockGuard lg(sched.runlock);
+  if (!rw->done) {
+    rw->done = true;
+    if (rw->waiting) rw->w.ready();
+  }
 }
 
 }  // namespace
@@ -1567,7 +1576,7 @@ int rt_run(goro_fn fn, void* arg) {
   rw.arg = arg;
   if (G* gp = getg()) {
     rw.w.g = gp;
-    if (int err = rt_newproc(run_trampoline, &rw, 0, nullptr, nullptr)) return err;
+    if (int err = rt_newproc(run_trampoline, &rw, 0, nullptr, nullptr, run_exited, &rw)) return err;
     sched.runlock.lock();
     if (rw.done) {
       sched.runlock.unlock();
@@ -1590,7 +1599,7 @@ int rt_run(goro_fn fn, void* arg) {
   int err;
   {
     ApiRef ref;
-    err = ref.ok() ? rt_newproc(run_trampoline, &rw, 0, nullptr, nullptr) : -ESHUTDOWN;
+    err = ref.ok() ? rt_newproc(run_trampoline, &rw, 0, nullptr, nullptr, run_exited, &rw) : -ESHUTDOWN;
   }
   if (err == 0) rw.w.block_thread();
   LockGuard lg(sched.runlock);
@@ -1619,7 +1628,8 @@ int rt_num_goroutine() {
   int32_t np = sched.nallp.load();
   for (int32_t i = 0; i < np; i++) {
     P* p = sched.allp[i];
-    n += p->gcreated.load(std::memory_order_relaxed) - p->gexited.load(std::memory_order_relaxed);
+    n -= p->gexited.load(std::memory_order_acquire);
+    n += p->gcreated.load(std::memory_order_relaxed);
   }
   return int(std::clamp<int64_t>(n, 0, INT32_MAX));
 }

@@ -58,6 +58,9 @@ struct G {
   uint64_t goid = 0;            // set at spawn; never reused
   goro_fn fn = nullptr;
   void* arg = nullptr;
+  // Runs on g0 once the G has exited (goro_run's completion); set at spawn.
+  void (*exitfn)(void*) = nullptr;
+  void* exitarg = nullptr;
   G* schedlink = nullptr;       // link in the global run queue or a free list
   M* m = nullptr;               // M running it, only while Grunning
   M* lockedm = nullptr;         // goro_lock_thread: the M it is wired to

@@ -35,7 +35,10 @@ int rt_shutdown();
 int rt_ensure_started();
 bool rt_running();
 
-int rt_newproc(goro_fn fn, void* arg, size_t stack_size, const char* name, uint64_t* id);
+// rt_newproc starts a goroutine. exitfn(exitarg), if set, runs on g0 after
+// the goroutine has exited and been counted out.
+int rt_newproc(goro_fn fn, void* arg, size_t stack_size, const char* name, uint64_t* id,
+               void (*exitfn)(void*) = nullptr, void* exitarg = nullptr);
 int rt_run(goro_fn fn, void* arg);
 int rt_maxprocs(int n);
 int rt_num_goroutine();

@@ -247,6 +247,17 @@ void stack_release_batch(Stack** stacks, size_t n) {
   }
 }
 
+void stack_unmap(Stack* s) {
+  if (s->kind == StackKind::Guarded || s->kind == StackKind::Plain) {
+    munmap(s->map, s->maplen);
+    if (s->kind == StackKind::Guarded) {
+      LockGuard g(pool()->mu);
+      pool()->guarded_live--;
+    }
+  }
+  *s = Stack{};
+}
+
 void stack_prepare(Stack* s) {
   s->cold = false;
   // ASan leaves the redzones of the previous goroutine's frames poisoned.

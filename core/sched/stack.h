@@ -58,6 +58,9 @@ size_t stack_default_size();
 // stack_alloc() returns false on out-of-memory.
 bool stack_alloc(Stack* s, size_t size);
 void stack_free(Stack* s);
+// stack_unmap() drops a stack for good, at shutdown: its own mapping is
+// unmapped; a slab stack goes with its slab in stack_pool_destroy().
+void stack_unmap(Stack* s);
 // stack_release_batch() returns the pages of n free stacks to the kernel
 // (MADV_DONTNEED, mappings kept) and marks them cold. Adjacent stacks are
 // released in one call: on a VM every madvise costs a TLB shootdown.

@@ -172,7 +172,8 @@ GORO_API int goro_run(goro_fn fn, void *arg) GORO_NOEXCEPT;
 GORO_API int goro_maxprocs(int n) GORO_NOEXCEPT;
 
 /* goro_num_goroutine() counts the goroutines that exist: running, runnable
- * or parked.
+ * or parked. A goroutine no longer counted has exited, and everything it
+ * wrote is visible to the caller (acquire ordering).
  * @return the count (0 when the runtime is not running). Any thread. Since 0.1. */
 GORO_API int goro_num_goroutine(void) GORO_NOEXCEPT;
 
