@@ -85,6 +85,7 @@
 #include "netpoll/netpoll.h"
 #include "sched/san.h"
 #include "sched/sched.h"
+#include "sync/chan.h"
 #include "sync/waiter.h"
 
 #if defined(__GNUC__) && !defined(__clang__)
@@ -1183,8 +1184,10 @@ void gdestroy(M* m, G* gp) {
 }
 
 bool park_add_sleep_timer(G* gp, void*) {
+  // Read `when` first: once queued, the timer may fire and the G run on.
+  int64_t when = gp->sleeptimer.when;
   M* m = getm();
-  if (m->p->timers.add(&gp->sleeptimer)) wakeNetPoller(gp->sleeptimer.when);
+  if (m->p->timers.add(&gp->sleeptimer)) wakeNetPoller(when);
   return true;
 }
 
@@ -1357,6 +1360,13 @@ void goready(G* gp) {
   wakep();
 }
 
+void arm_timer(Timer* t) {
+  int64_t when = t->when;  // once queued, t may fire and be reused at once
+  M* m = getm();
+  P* p = (m && m->p) ? m->p : sched.allp[0];
+  if (p->timers.add(t)) wakeNetPoller(when);
+}
+
 void gosched() {
   G* gp = getg();
   if (!gp) {
@@ -1432,7 +1442,9 @@ int shutdown_locked() {
   }
   reapdead();
 
-  // No M runs any more. Free every G; count the ones still alive.
+  // No M runs any more. Free the channel timers (goro_after, tickers) while
+  // the timer heaps still exist, then every G; count the ones still alive.
+  chan_timers_shutdown();
   int abandoned = 0;
   for (G* chunk : sched.gchunks) {
     for (int i = 0; i < kGChunk; i++) {
@@ -1514,8 +1526,6 @@ int rt_newproc(goro_fn fn, void* arg, size_t stack_size, const char* name, uint6
   gp->lockedm = nullptr;
   gp->lockedcount = 0;
   gp->waitreason = "";
-  gp->sleeptimer.f = sleep_timer_fired;
-  gp->sleeptimer.arg = gp;
   if (name) {
     strncpy(gp->name, name, sizeof gp->name - 1);
     gp->name[sizeof gp->name - 1] = 0;
@@ -1647,6 +1657,8 @@ int rt_sleep(int64_t ns) {
     }
     return 0;
   }
+  gp->sleeptimer.f = sleep_timer_fired;  // deadline waits reuse this timer
+  gp->sleeptimer.arg = gp;
   gp->sleeptimer.when = nanotime() + ns;
   gopark(park_add_sleep_timer, nullptr, "sleep");
   return 0;

@@ -29,6 +29,10 @@ void goready(G* gp);
 // gosched() moves the calling G to the back of its P's run queue.
 void gosched();
 
+// arm_timer() queues t on the caller's P (P0 from a plain thread) and makes
+// sure a parked runtime wakes for it. The runtime must be running.
+void arm_timer(Timer* t);
+
 // Lifecycle. All return 0 or a negative errno value.
 int rt_init(const goro_config_t* cfg);
 int rt_shutdown();

@@ -63,9 +63,12 @@ int TimerHeap::run(int64_t now) {
   while (!h_.empty() && h_[0]->when <= now) {
     Timer* t = h_[0];
     remove_at(0);
+    bool tracked = t->tracked;
+    if (tracked) t->running.store(1, std::memory_order_relaxed);
     publish();
     mu_.unlock();
     t->f(t);
+    if (tracked) t->running.store(0, std::memory_order_release);
     n++;
     mu_.lock();
   }
@@ -101,7 +104,11 @@ size_t TimerHeap::size() {
 bool timer_del(Timer* t) {
   for (;;) {
     TimerHeap* h = t->heap.load(std::memory_order_acquire);
-    if (!h) return false;
+    if (!h) {
+      // Not queued. If its function is running, wait for it to finish.
+      while (t->running.load(std::memory_order_acquire)) cpu_relax();
+      return false;
+    }
     h->mu_.lock();
     if (t->heap.load(std::memory_order_relaxed) != h) {
       h->mu_.unlock();

@@ -12,6 +12,9 @@
 //    without the lock as a hint.
 //  - A timer's function runs without any heap lock held, exactly once per
 //    add, unless del() removed it first (del returns true then).
+//  - When timer_del() returns, the timer's function is not running and will
+//    not run: it waits for a callback already under way. So a timer (and
+//    what its arg points to) may be reused or freed right after timer_del().
 #pragma once
 
 #include <atomic>
@@ -28,6 +31,11 @@ struct Timer {
   int64_t when = 0;
   int32_t idx = -1;
   std::atomic<TimerHeap*> heap{nullptr};
+  std::atomic<uint32_t> running{0};  // its function is executing now
+  // false: the function owns the timer once called (it may free it), so
+  // run() must not touch it afterwards, and timer_del() is never called on
+  // it while it may fire (goro_after's timers).
+  bool tracked = true;
   void (*f)(Timer*) = nullptr;
   void* arg = nullptr;
 };

@@ -322,6 +322,173 @@ GORO_API int goro_wg_done(goro_wg_t *wg) GORO_NOEXCEPT;
  * Goroutines (parks) and plain threads (blocks). Since 0.1. */
 GORO_API int goro_wg_wait(goro_wg_t *wg) GORO_NOEXCEPT;
 
+
+/* ------------------------------------------------------------------------- */
+/* Time                                                                       */
+/* ------------------------------------------------------------------------- */
+/* Deadlines are absolute CLOCK_MONOTONIC times in nanoseconds, as libdill's:
+ * build one with goro_now() + timeout. GORO_NO_DEADLINE (-1) waits forever;
+ * a deadline already in the past makes a call that would block return
+ * -ETIMEDOUT at once. */
+
+#define GORO_NO_DEADLINE ((int64_t)-1)
+#define GORO_NS ((int64_t)1)
+#define GORO_US ((int64_t)1000)
+#define GORO_MS ((int64_t)1000000)
+#define GORO_SEC ((int64_t)1000000000)
+
+/* goro_now() reads the runtime's clock (CLOCK_MONOTONIC).
+ * @return nanoseconds. Any thread. Since 0.1. */
+GORO_API int64_t goro_now(void) GORO_NOEXCEPT;
+
+/* ------------------------------------------------------------------------- */
+/* Channels                                                                   */
+/* ------------------------------------------------------------------------- */
+/* goro_chan_t is Go's chan: a typed-by-size FIFO between goroutines and/or
+ * plain threads. Elements are copied in and out (elem_size bytes; 0 is
+ * allowed, for signal-only channels like Go's chan struct{}).
+ *
+ * Go's `v, ok := <-ch` maps to goro_chan_recv(): 0 is ok == true; -EPIPE is
+ * ok == false (the channel is closed and drained, and *elem is zeroed).
+ *
+ * Lifetime: a channel is reference counted. goro_chan_make() returns one
+ * reference; goro_chan_retain() adds one; goro_chan_release() drops one and
+ * frees the channel with the last. Every blocked operation holds its own
+ * reference, so releasing a channel that goroutines wait on never frees it
+ * under them: they keep waiting (for another holder, their deadline, or a
+ * close), exactly as a Go goroutine blocked on a channel no one else can
+ * reach. Close, not release, is how to wake them. */
+
+typedef struct goro_chan goro_chan_t;
+
+/* Largest element size and capacity goro_chan_make() accepts. */
+#define GORO_CHAN_ELEM_MAX (64u * 1024u)
+#define GORO_CHAN_CAP_MAX (1u << 30)
+
+/* goro_chan_make() creates a channel. capacity 0 makes it unbuffered: a send
+ * completes only when a receiver takes the value.
+ * @return 0 and stores the handle in *ch.
+ *   -EINVAL  ch is NULL, elem_size > GORO_CHAN_ELEM_MAX or
+ *            capacity > GORO_CHAN_CAP_MAX.
+ *   -ENOMEM.
+ * Any thread. Since 0.1. */
+GORO_API int goro_chan_make(goro_chan_t **ch, size_t elem_size, size_t capacity) GORO_NOEXCEPT;
+
+/* goro_chan_retain() adds a reference. @return 0. -EINVAL ch is NULL. Since 0.1. */
+GORO_API int goro_chan_retain(goro_chan_t *ch) GORO_NOEXCEPT;
+
+/* goro_chan_release() drops a reference; the last frees the channel and any
+ * values still buffered. NULL is accepted and ignored. @return 0. Since 0.1. */
+GORO_API int goro_chan_release(goro_chan_t *ch) GORO_NOEXCEPT;
+
+/* goro_chan_send() copies *elem into the channel, blocking until there is
+ * room or a receiver (unbuffered), the deadline passes, or the channel is
+ * closed.
+ * @return 0.
+ *   -EPIPE      the channel is closed (before or during the wait).
+ *   -ETIMEDOUT  the deadline passed first.
+ *   -EINVAL     ch is NULL, or elem is NULL while elem_size > 0.
+ * Goroutines (parks) and plain threads (blocks). Since 0.1. */
+GORO_API int goro_chan_send(goro_chan_t *ch, const void *elem, int64_t deadline) GORO_NOEXCEPT;
+
+/* goro_chan_recv() takes the next value into *elem (elem may be NULL to drop
+ * it), blocking until one arrives, the deadline passes, or the channel is
+ * closed and drained.
+ * @return 0.
+ *   -EPIPE      closed and drained; *elem is zeroed.
+ *   -ETIMEDOUT  the deadline passed first.
+ *   -EINVAL     ch is NULL.
+ * Goroutines (parks) and plain threads (blocks). Since 0.1. */
+GORO_API int goro_chan_recv(goro_chan_t *ch, void *elem, int64_t deadline) GORO_NOEXCEPT;
+
+/* goro_chan_try_send() / goro_chan_try_recv() never block.
+ * @return 0, -EAGAIN if the operation would block, or as send/recv.
+ * Any thread. Since 0.1. */
+GORO_API int goro_chan_try_send(goro_chan_t *ch, const void *elem) GORO_NOEXCEPT;
+GORO_API int goro_chan_try_recv(goro_chan_t *ch, void *elem) GORO_NOEXCEPT;
+
+/* goro_chan_close() closes the channel: every blocked receiver and sender
+ * wakes (receivers with -EPIPE once the buffer is drained, senders with
+ * -EPIPE); later sends fail with -EPIPE; receives drain the buffer first.
+ * @return 0.  -EPIPE already closed (Go panics here).  -EINVAL ch is NULL.
+ * Any thread. Since 0.1. */
+GORO_API int goro_chan_close(goro_chan_t *ch) GORO_NOEXCEPT;
+
+/* goro_chan_len() / goro_chan_cap(): values buffered now / the capacity.
+ * @return the count, or -EINVAL if ch is NULL. Any thread. Since 0.1. */
+GORO_API int goro_chan_len(goro_chan_t *ch) GORO_NOEXCEPT;
+GORO_API int goro_chan_cap(goro_chan_t *ch) GORO_NOEXCEPT;
+
+/* ------------------------------------------------------------------------- */
+/* select                                                                     */
+/* ------------------------------------------------------------------------- */
+
+typedef enum goro_select_op { GORO_SELECT_RECV = 0, GORO_SELECT_SEND = 1 } goro_select_op_t;
+
+/* One case of goro_select(). */
+typedef struct goro_select_case {
+  goro_chan_t *ch;  /* NULL: the case is never ready (as a nil channel in Go) */
+  int op;           /* GORO_SELECT_RECV or GORO_SELECT_SEND */
+  void *elem;       /* send: the value to copy in; recv: where to copy out (may be NULL) */
+  int result;       /* out, for the chosen case: 0, or -EPIPE (closed) */
+} goro_select_case_t;
+
+/* Largest number of cases goro_select() accepts. */
+#define GORO_SELECT_MAX 65536
+
+/* Flag for goro_select(): do not block; return -EAGAIN if no case is ready
+ * (Go's select with a default clause). */
+#define GORO_SELECT_NONBLOCK 1
+
+/* goro_select() waits until one of the cases can proceed and performs it, as
+ * Go's select. Among cases ready at once it picks uniformly at random.
+ * A receive from a closed channel, or a send to one, is ready: the case is
+ * chosen and its result is -EPIPE.
+ * @return the index of the chosen case.
+ *   -EAGAIN     GORO_SELECT_NONBLOCK and no case was ready.
+ *   -ETIMEDOUT  the deadline passed first.
+ *   -EINVAL     cases is NULL with n > 0, n > GORO_SELECT_MAX, an op is
+ *               invalid, or a send case has a NULL elem with elem_size > 0.
+ *   -ENOMEM.
+ * With n == 0 and no deadline it blocks forever, as an empty Go select.
+ * Goroutines (parks) and plain threads (blocks). Since 0.1. */
+GORO_API int goro_select(goro_select_case_t *cases, size_t n, int flags,
+                         int64_t deadline) GORO_NOEXCEPT;
+
+/* ------------------------------------------------------------------------- */
+/* Timers                                                                     */
+/* ------------------------------------------------------------------------- */
+
+/* goro_after() returns a new channel (elem_size 8, capacity 1) that receives
+ * the firing time (int64_t, goro_now() units) once, ns from now, as Go's
+ * time.After. The caller owns one reference; release it when done (the
+ * timer holds its own until it fires).
+ * @return 0.  -EINVAL ch is NULL or ns < 0.  -ENOMEM.  -ESHUTDOWN.
+ * Any thread. Since 0.1. */
+GORO_API int goro_after(goro_chan_t **ch, int64_t ns) GORO_NOEXCEPT;
+
+/* goro_ticker_t delivers the time every period on a channel, as time.Ticker.
+ * The channel has capacity 1: a slow reader misses ticks rather than
+ * queueing them. */
+typedef struct goro_ticker goro_ticker_t;
+
+/* goro_ticker_new() starts a ticker.
+ * @return 0.  -EINVAL t is NULL or period_ns <= 0.  -ENOMEM.  -ESHUTDOWN.
+ * Any thread. Since 0.1. */
+GORO_API int goro_ticker_new(goro_ticker_t **t, int64_t period_ns) GORO_NOEXCEPT;
+
+/* goro_ticker_chan() returns the ticker's channel (borrowed: valid until
+ * goro_ticker_free; retain it to keep it longer). NULL if t is NULL. */
+GORO_API goro_chan_t *goro_ticker_chan(goro_ticker_t *t) GORO_NOEXCEPT;
+
+/* goro_ticker_stop() stops the ticks; a tick already buffered stays.
+ * @return 0.  -EALREADY already stopped.  -EINVAL t is NULL. Since 0.1. */
+GORO_API int goro_ticker_stop(goro_ticker_t *t) GORO_NOEXCEPT;
+
+/* goro_ticker_free() stops the ticker if needed and frees it (its channel
+ * lives on while someone else retains it). NULL is ignored. @return 0. */
+GORO_API int goro_ticker_free(goro_ticker_t *t) GORO_NOEXCEPT;
+
 #ifdef __cplusplus
 } /* extern "C" */
 #endif

@@ -1,0 +1,38 @@
+// chan.h: the channel behind goro_chan_t (Go's hchan). See chan.cpp.
+#pragma once
+
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+
+#include "os/futex.h"
+#include "sync/waiter.h"
+
+namespace goro::rt {
+
+struct Chan {
+  std::atomic<int32_t> refs{1};
+  Mutex lock;
+  size_t elemsize = 0;
+  uint32_t dataqsiz = 0;   // capacity
+  char* buf = nullptr;     // ring of dataqsiz elements
+  uint32_t qcount = 0;     // (lock) values buffered
+  uint32_t sendx = 0;      // (lock) next slot to fill
+  uint32_t recvx = 0;      // (lock) next slot to take
+  bool closed = false;     // (lock)
+  WaitQueue recvq;         // (lock) blocked receivers
+  WaitQueue sendq;         // (lock) blocked senders
+};
+
+Chan* chan_make(size_t elemsize, size_t cap);
+void chan_retain(Chan* c);
+void chan_release(Chan* c);
+// chan_send / chan_recv: block=false never parks (-EAGAIN). deadline < 0: none.
+int chan_send(Chan* c, const void* ep, bool block, int64_t deadline);
+int chan_recv(Chan* c, void* ep, bool block, int64_t deadline);
+int chan_close(Chan* c);
+int chan_select(goro_select_case_t* cases, size_t n, bool block, int64_t deadline);
+// Frees the timers of goro_after and tickers still pending (at shutdown).
+void chan_timers_shutdown();
+
+}  // namespace goro::rt
