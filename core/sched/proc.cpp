@@ -1174,6 +1174,11 @@ void gdestroy(M* m, G* gp) {
     m->lockedg = nullptr;
     m->exiting = true;
   }
+  // A stack of another size than the default goes back to the pool's
+  // per-size cache, so a later spawn of that size finds it (a G on the free
+  // list with a mismatched stack would otherwise cost an munmap + mmap).
+  if (gp->stack.kind != StackKind::None && gp->stack.size() != sched.stack_size)
+    stack_free(&gp->stack);
   void (*exitfn)(void*) = gp->exitfn;
   void* exitarg = gp->exitarg;
   gp->exitfn = nullptr;
@@ -1240,8 +1245,10 @@ void procresize(int32_t n) {
     }
     if (int64_t when = sched.allp[0]->timers.next()) wakeNetPoller(when);
   } else {
-    // New Ps pick up queued work at once (a spinning M fans out the rest).
-    if (sched.runqsize.load() > 0) wakep();
+    // New Ps pick up work at once: a spinning M steals from busy Ps' local
+    // queues (nobody else would notice them) and fans out to the rest.
+    // Not during start: there is no work yet and start_locked makes the first M.
+    if (old > 0) wakep();
   }
 }
 

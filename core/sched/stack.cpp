@@ -19,6 +19,8 @@ namespace {
 
 constexpr size_t kSlabStacks = 64;      // stacks per slab mapping
 constexpr size_t kHotMax = 256;         // pooled stacks kept resident, per kind
+constexpr size_t kSizedClasses = 16;    // non-default sizes cached
+constexpr size_t kSizedMax = 64;        // stacks cached per non-default size
 
 struct Pool {
   Mutex mu;
@@ -29,6 +31,8 @@ struct Pool {
   std::vector<char*> slab_hot;       // free slab stacks, still resident
   std::vector<char*> slab_cold;      // free slab stacks, returned with MADV_DONTNEED
   std::vector<std::pair<char*, size_t>> slabs;
+  // Stacks of non-default sizes, by size (a few classes, a few stacks each).
+  std::vector<std::pair<size_t, std::vector<Stack>>> sized;
 };
 
 Pool* pool() {
@@ -109,6 +113,22 @@ bool slab_take(Pool* p, Stack* s) {
   return true;
 }
 
+// cache_sized keeps a stack of a non-default size for reuse. False if its
+// size class is full (or there are too many classes).
+bool cache_sized(Pool* p, Stack* s) {
+  LockGuard g(p->mu);
+  size_t size = s->size();
+  for (auto& [sz, v] : p->sized)
+    if (sz == size) {
+      if (v.size() >= kSizedMax) return false;
+      v.push_back(*s);
+      return true;
+    }
+  if (p->sized.size() >= kSizedClasses) return false;
+  p->sized.emplace_back(size, std::vector<Stack>{*s});
+  return true;
+}
+
 }  // namespace
 
 void stack_pool_init(size_t default_size, long guarded_budget) {
@@ -126,6 +146,12 @@ void stack_pool_destroy() {
   for (Stack& s : p->guarded_free) munmap(s.map, s.maplen);
   p->guarded_free.clear();
   p->guarded_free.shrink_to_fit();
+  for (auto& [size, v] : p->sized)
+    for (Stack& s : v) {
+      if (s.kind == StackKind::Guarded) p->guarded_live--;
+      munmap(s.map, s.maplen);
+    }
+  p->sized.clear();
   for (auto& [base, len] : p->slabs) munmap(base, len);
   p->slabs.clear();
   p->slabs.shrink_to_fit();
@@ -149,6 +175,14 @@ bool stack_alloc(Stack* s, size_t size) {
       *s = p->guarded_free.back();
       p->guarded_free.pop_back();
       return true;
+    }
+    if (!dflt) {
+      for (auto& [sz, v] : p->sized)
+        if (sz == size && !v.empty()) {
+          *s = v.back();
+          v.pop_back();
+          return true;
+        }
     }
     if (p->guarded_live < p->guarded_budget) {
       p->guarded_live++;
@@ -191,6 +225,7 @@ void stack_free(Stack* s) {
         p->guarded_free.push_back(*s);
         break;
       }
+      if (cache_sized(p, s)) break;
       {
         LockGuard g(p->mu);
         p->guarded_live--;
@@ -216,6 +251,7 @@ void stack_free(Stack* s) {
       break;
     }
     case StackKind::Plain:
+      if (cache_sized(p, s)) break;
       munmap(s->map, s->maplen);
       break;
   }
