@@ -309,6 +309,7 @@ static void test_destructors_on_goroutine_exit(void **state) {
 struct deleted_dtor_ctx {
   goro_key_t key;
   atomic_int set_done;
+  atomic_int finished;
   goro_wg_t *gate;
 };
 static void deleted_dtor_fn(void *arg) {
@@ -317,6 +318,7 @@ static void deleted_dtor_fn(void *arg) {
   atomic_fetch_add(&c->set_done, 1);
   GCHECK_CMP(goro_wg_wait(c->gate), ==, 0);
   GCHECK(goro_key_get(c->key) == NULL); /* deleted meanwhile */
+  atomic_fetch_add(&c->finished, 1);
 }
 static void test_no_destructor_after_delete(void **state) {
   (void)state;
@@ -332,6 +334,7 @@ static void test_no_destructor_after_delete(void **state) {
   wait_until(&c.set_done, 20, 5000, "goroutines that set a value");
   assert_int_equal(goro_key_delete(c.key), 0);
   assert_int_equal(goro_wg_done(c.gate), 0);
+  wait_until(&c.finished, 20, 5000, "goroutines finished");
   settle(0);
   tu_sleep_ms(20);
   assert_int_equal(atomic_load(&dtor_calls), 0);
@@ -496,6 +499,7 @@ static void test_key_exhaustion(void **state) {
 }
 
 int main(void) {
+  tu_apply_filter();
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_basic_plain_thread),
       cmocka_unit_test(test_basic_goroutine),

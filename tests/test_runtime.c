@@ -587,6 +587,7 @@ static void test_idle_uses_no_cpu(void **state) {
 }
 
 int main(void) {
+  tu_apply_filter();
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_version),
       cmocka_unit_test(test_strerror),

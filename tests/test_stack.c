@@ -373,6 +373,7 @@ static void test_stack_reuse_bounded_rss(void **state) {
 }
 
 int main(void) {
+  tu_apply_filter();
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_overflow_guard_page),
       cmocka_unit_test(test_overflow_canary),

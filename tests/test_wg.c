@@ -458,6 +458,7 @@ static void test_zero_race(void **state) {
 }
 
 int main(void) {
+  tu_apply_filter();
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_null_handles),
       cmocka_unit_test(test_wait_at_zero),

@@ -238,6 +238,16 @@ static inline void tu_child_reset_signals(void) {
   for (size_t i = 0; i < sizeof sigs / sizeof sigs[0]; i++) signal(sigs[i], SIG_DFL);
 }
 
+/* tu_apply_filter(): GORO_TEST_FILTER=pattern runs only the matching tests,
+ * GORO_TEST_SKIP=pattern leaves the matching ones out (cmocka's wildcards
+ * * and ?; one pattern each), e.g. GORO_TEST_FILTER='test_lock*'. */
+static inline void tu_apply_filter(void) {
+  const char *f = getenv("GORO_TEST_FILTER");
+  if (f && *f) cmocka_set_test_filter(f);
+  const char *s = getenv("GORO_TEST_SKIP");
+  if (s && *s) cmocka_set_skip_filter(s);
+}
+
 /* ------------------------------------------------------------------------- */
 /* Small goro helpers                                                         */
 /* ------------------------------------------------------------------------- */
