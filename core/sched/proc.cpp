@@ -118,9 +118,13 @@ struct RunWaiter {
 };
 
 // Sched is the global scheduler state (Go's schedt).
+// Fields read on every scheduling round (state, gomaxprocs) sit on their
+// own cache line, apart from the counters that spinning Ms write all the
+// time (nmspinning, npidle, runqsize) and from the lock.
 struct Sched {
-  Mutex lock;  // protects the fields marked (lock)
-  std::atomic<int> state{kNever};
+  alignas(64) std::atomic<int> state{kNever};
+  std::atomic<int32_t> gomaxprocs{0};
+  alignas(64) Mutex lock;  // protects the fields marked (lock)
 
   // Global run queue (lock); runqsize may be read without the lock as a hint.
   G* runqhead = nullptr;
@@ -131,9 +135,8 @@ struct Sched {
   std::atomic<int32_t> npidle{0};
   M* midle = nullptr;  // (lock)
   int32_t nmidle = 0;  // (lock)
-  std::atomic<int32_t> nmspinning{0};
-  std::atomic<int32_t> gomaxprocs{0};
-  P* allp[GORO_MAXPROCS_MAX] = {};
+  alignas(64) std::atomic<int32_t> nmspinning{0};
+  alignas(64) P* allp[GORO_MAXPROCS_MAX] = {};
   std::atomic<int32_t> nallp{0};  // allp[0..nallp) have been created
 
   M* allm = nullptr;   // (lock) live Ms
