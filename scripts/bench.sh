@@ -34,6 +34,9 @@ BENCHES=(
   "spawn|spawn+exit+wg|spawn|0.25"
   "yield|yield pair|yield|0.5"
   "spawn_thread|spawn from thread|-|-"
+  "pingpong|unbuffered ping-pong|pingpong|0.5"
+  "bufchan|buffered chan (1024)|bufchan|0.75"
+  "timer|1ms sleep lateness|timer|-"
 )
 
 failed=0
