@@ -134,45 +134,17 @@ void chan_release(Chan* c) {
   }
 }
 
-int chan_send(Chan* c, const void* ep, bool block, int64_t deadline) {
-  int rc = 0;
-  Waiter* peer = nullptr;
-  c->lock.lock();
-  if (send_locked(c, ep, &rc, &peer)) {
-    c->lock.unlock();
-    if (peer) ready_peer(peer);
-    return rc;
-  }
-  if (!block) {
-    c->lock.unlock();
-    return -EAGAIN;
-  }
-  if (deadline >= 0 && deadline <= nanotime()) {
-    c->lock.unlock();
-    return -ETIMEDOUT;
-  }
-  Waiter w;
-  w.g = getg();
-  w.elem = const_cast<void*>(ep);
-  c->sendq.push_back(&w);
-  chan_retain(c);
-  if (!w.block(&c->lock, deadline)) {
-    c->lock.lock();
-    c->sendq.remove(&w);
-    c->lock.unlock();
-    rc = -ETIMEDOUT;
-  } else {
-    rc = w.result;
-  }
-  chan_release(c);
-  return rc;
-}
+namespace {
 
-int chan_recv(Chan* c, void* ep, bool block, int64_t deadline) {
+// chan_op performs a send (q = sendq) or receive (q = recvq): at once if
+// try_locked() can, else, if allowed, by queueing on q until a partner, the
+// deadline or close. The blocked operation holds a channel reference.
+template <typename TryLocked>
+int chan_op(Chan* c, WaitQueue& q, void* ep, bool block, int64_t deadline, TryLocked try_locked) {
   int rc = 0;
   Waiter* peer = nullptr;
   c->lock.lock();
-  if (recv_locked(c, ep, &rc, &peer)) {
+  if (try_locked(&rc, &peer)) {
     c->lock.unlock();
     if (peer) ready_peer(peer);
     return rc;
@@ -188,11 +160,11 @@ int chan_recv(Chan* c, void* ep, bool block, int64_t deadline) {
   Waiter w;
   w.g = getg();
   w.elem = ep;
-  c->recvq.push_back(&w);
+  q.push_back(&w);
   chan_retain(c);
   if (!w.block(&c->lock, deadline)) {
     c->lock.lock();
-    c->recvq.remove(&w);
+    q.remove(&w);
     c->lock.unlock();
     rc = -ETIMEDOUT;
   } else {
@@ -200,6 +172,18 @@ int chan_recv(Chan* c, void* ep, bool block, int64_t deadline) {
   }
   chan_release(c);
   return rc;
+}
+
+}  // namespace
+
+int chan_send(Chan* c, const void* ep, bool block, int64_t deadline) {
+  return chan_op(c, c->sendq, const_cast<void*>(ep), block, deadline,
+                 [&](int* rc, Waiter** peer) { return send_locked(c, ep, rc, peer); });
+}
+
+int chan_recv(Chan* c, void* ep, bool block, int64_t deadline) {
+  return chan_op(c, c->recvq, ep, block, deadline,
+                 [&](int* rc, Waiter** peer) { return recv_locked(c, ep, rc, peer); });
 }
 
 int chan_close(Chan* c) {
