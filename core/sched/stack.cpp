@@ -162,8 +162,6 @@ void stack_pool_destroy() {
   p->guarded_live = 0;
 }
 
-size_t stack_default_size() { return pool()->default_size; }
-
 bool stack_alloc(Stack* s, size_t size) {
   Pool* p = pool();
   size_t ps = page_size();

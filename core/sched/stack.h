@@ -53,7 +53,6 @@ void stack_pool_init(size_t default_size, long guarded_budget);
 // stack_pool_destroy() unmaps every pooled stack and slab. All stacks must
 // have been returned first.
 void stack_pool_destroy();
-size_t stack_default_size();
 
 // stack_alloc() returns false on out-of-memory.
 bool stack_alloc(Stack* s, size_t size);

@@ -217,10 +217,6 @@ int chan_close(Chan* c) {
 
 namespace {
 
-struct SelLocks {
-  std::vector<Chan*>* order;  // distinct channels, address order
-};
-
 void sel_lock(std::vector<Chan*>& order) {
   for (Chan* c : order) c->lock.lock();
 }

@@ -32,7 +32,6 @@ int WaitGroup::add(int64_t delta) {
     if (count_.load(std::memory_order_acquire) != 0) return 0;  // re-armed meanwhile
     list = waiters_;
     waiters_ = nullptr;
-    nwaiters_ = 0;
   }
   if (!list) return 0;
   // Readying a G from a plain thread touches the scheduler: keep it alive.
@@ -57,7 +56,6 @@ int WaitGroup::wait() {
   }
   w.next = waiters_;
   waiters_ = &w;
-  nwaiters_++;
   if (w.g) {
     gopark(park_unlock_mutex, &mu_, "wait group");
   } else {

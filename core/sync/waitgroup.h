@@ -20,7 +20,6 @@ class WaitGroup {
   std::atomic<int64_t> count_{0};
   Mutex mu_;
   Waiter* waiters_ = nullptr;  // (mu_)
-  int32_t nwaiters_ = 0;       // (mu_)
 };
 
 }  // namespace goro::rt
