@@ -109,8 +109,9 @@ typedef struct goro_config {
   size_t stack_size;
   /* How many goroutine stacks may carry a guard page at once. Each guarded
    * stack costs two kernel memory mappings out of vm.max_map_count (65530 by
-   * default). Stacks beyond the budget come from shared slabs and are checked
-   * for overflow by a canary at every switch instead.
+   * default). Stacks beyond the budget come from shared slabs; their overflow
+   * is caught, best effort, by a stack-pointer check at every switch and in
+   * the fault handler (see docs/design.md, "Stacks").
    * 0: vm.max_map_count / 4. -1: no guard pages at all. */
   long guarded_stacks;
 } goro_config_t;
