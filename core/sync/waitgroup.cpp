@@ -4,11 +4,13 @@
 // Invariants:
 //  - count >= 0 always; an add that would break that fails with -ERANGE and
 //    changes nothing.
-//  - A waiter enqueues itself only under mu and only while count > 0; the
-//    add that brings count to zero takes mu and releases every waiter, so no
-//    waiter can miss the transition.
-//  - Waiters are readied after mu is dropped, so once the last waiter returns
-//    no other thread touches the WaitGroup any more (it may be freed).
+//  - The count reaches zero only under mu, in the same critical section
+//    that takes every waiter; a waiter enqueues itself only under mu while
+//    count > 0. So no waiter misses the transition.
+//  - Waiters are readied after mu is dropped, and a waiter that finds the
+//    count already zero passes through mu once before returning. So once
+//    wait() returns, no goro_wg_add/done on this WaitGroup still touches
+//    it: "wait, then free" is safe.
 #include <cerrno>
 #include <cstdint>
 #include <new>
@@ -22,17 +24,24 @@ namespace goro::rt {
 int WaitGroup::add(int64_t delta) {
   int64_t old = count_.load(std::memory_order_relaxed);
   int64_t nv;
-  do {
+  for (;;) {
     if (__builtin_add_overflow(old, delta, &nv) || nv < 0) return -ERANGE;
-  } while (!count_.compare_exchange_weak(old, nv, std::memory_order_acq_rel));
-  if (nv != 0 || delta >= 0) return 0;
+    if (nv == 0 && delta < 0) break;  // the transition to zero happens under mu_
+    if (count_.compare_exchange_weak(old, nv, std::memory_order_acq_rel)) return 0;
+  }
   Waiter* list;
   {
     LockGuard lg(mu_);
-    if (count_.load(std::memory_order_acquire) != 0) return 0;  // re-armed meanwhile
+    old = count_.load(std::memory_order_relaxed);
+    do {
+      if (__builtin_add_overflow(old, delta, &nv) || nv < 0) return -ERANGE;
+    } while (!count_.compare_exchange_weak(old, nv, std::memory_order_acq_rel));
+    if (nv != 0) return 0;  // another add raced in; not zero after all
     list = waiters_;
     waiters_ = nullptr;
   }
+  // mu_ is released: from here on only the waiters are touched, so a waiter
+  // that returns may free the WaitGroup at once.
   if (!list) return 0;
   // Readying a G from a plain thread touches the scheduler: keep it alive.
   ApiRef ref;
@@ -46,7 +55,13 @@ int WaitGroup::add(int64_t delta) {
 }
 
 int WaitGroup::wait() {
-  if (count_.load(std::memory_order_acquire) == 0) return 0;
+  if (count_.load(std::memory_order_acquire) == 0) {
+    // The add that brought the count to zero may still be inside mu_: wait
+    // for it to leave, so the caller may free the WaitGroup on return.
+    mu_.lock();
+    mu_.unlock();
+    return 0;
+  }
   Waiter w;
   w.g = getg();
   mu_.lock();

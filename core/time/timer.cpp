@@ -62,9 +62,12 @@ int TimerHeap::run(int64_t now) {
   mu_.lock();
   while (!h_.empty() && h_[0]->when <= now) {
     Timer* t = h_[0];
-    remove_at(0);
+    // Mark it running before unlinking it: timer_del() treats "not in a
+    // heap and not running" as "will not run", so the two must never be
+    // seen together while the callback is still to come.
     bool tracked = t->tracked;
-    if (tracked) t->running.store(1, std::memory_order_relaxed);
+    if (tracked) t->running.store(1, std::memory_order_release);
+    remove_at(0);
     publish();
     mu_.unlock();
     t->f(t);
