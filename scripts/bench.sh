@@ -37,6 +37,7 @@ BENCHES=(
   "pingpong|unbuffered ping-pong|pingpong|0.5"
   "bufchan|buffered chan (1024)|bufchan|0.75"
   "timer|1ms sleep lateness|timer|-"
+  "mutex|mutex vs sync.Mutex|mutex|-"
 )
 
 failed=0

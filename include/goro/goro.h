@@ -325,6 +325,261 @@ GORO_API int goro_wg_wait(goro_wg_t *wg) GORO_NOEXCEPT;
 
 
 /* ------------------------------------------------------------------------- */
+/* Sync                                                                       */
+/* ------------------------------------------------------------------------- */
+/* Go's sync package (Mutex, RWMutex, Cond, Once) and golang.org/x/sync's
+ * weighted semaphore. Every one works between goroutines on any P and plain
+ * threads in any mix: a goroutine that has to wait parks only itself, a plain
+ * thread blocks on a futex.
+ *
+ * Deadlines are absolute goro_now() times in nanoseconds (see Time below);
+ * GORO_NO_DEADLINE waits forever. A deadline already in the past makes a
+ * call that would block return -ETIMEDOUT at once; a call that can succeed
+ * without blocking succeeds whatever its deadline.
+ *
+ * Freeing an object someone still uses (holds, waits on, or is returning
+ * from) is the caller's bug, as in C; the free functions catch the cases
+ * they can see and return -EBUSY without freeing anything. */
+
+typedef struct goro_mutex goro_mutex_t;
+
+/* goro_mutex_new() creates an unlocked mutex (Go's sync.Mutex).
+ *
+ * Fairness, as Go's: in normal mode waiters queue in FIFO order, but a woken
+ * waiter competes with goroutines and threads arriving at that moment, which
+ * usually win (they are already running): good throughput, no fairness. A
+ * waiter that fails to get the lock for more than 1 ms switches the mutex to
+ * starvation mode: unlock then hands the mutex directly to the waiter at the
+ * head of the queue, and new arrivals queue at the tail without trying to
+ * take it. The mutex goes back to normal mode when the waiter it is handed to
+ * is the last one or waited less than 1 ms.
+ *
+ * The mutex is not owned: any goroutine or thread may unlock it, as in Go.
+ * It is not recursive: locking it again from its holder blocks forever (or
+ * until the deadline).
+ * @return 0 and stores the handle in *m.  -EINVAL m is NULL.  -ENOMEM.
+ * Any thread. Since 0.1. */
+GORO_API int goro_mutex_new(goro_mutex_t **m) GORO_NOEXCEPT;
+
+/* goro_mutex_free() destroys a mutex. NULL is accepted and ignored.
+ * @return 0.
+ *   -EBUSY  the mutex is locked or waited on; nothing is freed.
+ * Any thread. Since 0.1. */
+GORO_API int goro_mutex_free(goro_mutex_t *m) GORO_NOEXCEPT;
+
+/* goro_mutex_lock() locks m, waiting as long as it takes.
+ * @return 0.  -EINVAL m is NULL.
+ * Goroutines (parks) and plain threads (blocks). Since 0.1. */
+GORO_API int goro_mutex_lock(goro_mutex_t *m) GORO_NOEXCEPT;
+
+/* goro_mutex_lock_until() locks m, waiting at most until deadline (absolute
+ * goro_now() time; GORO_NO_DEADLINE: forever).
+ * @return 0.
+ *   -ETIMEDOUT  the deadline passed first; m is not locked by the caller.
+ *   -EINVAL     m is NULL.
+ * Goroutines (parks) and plain threads (blocks). Since 0.1. */
+GORO_API int goro_mutex_lock_until(goro_mutex_t *m, int64_t deadline) GORO_NOEXCEPT;
+
+/* goro_mutex_trylock() locks m if that needs no waiting (as Go's TryLock; it
+ * fails in starvation mode, where the mutex belongs to its waiters).
+ * @return 0.  -EBUSY m is locked.  -EINVAL m is NULL.
+ * Any thread. Since 0.1. */
+GORO_API int goro_mutex_trylock(goro_mutex_t *m) GORO_NOEXCEPT;
+
+/* goro_mutex_unlock() unlocks m and lets one waiter (if any) have it: in
+ * starvation mode it is handed over, in normal mode the waiter is woken to
+ * compete for it. Any goroutine or thread may unlock, not only the locker.
+ * @return 0.
+ *   -EPERM   m is not locked (Go throws "unlock of unlocked mutex").
+ *   -EINVAL  m is NULL.
+ * Any thread. Since 0.1. */
+GORO_API int goro_mutex_unlock(goro_mutex_t *m) GORO_NOEXCEPT;
+
+typedef struct goro_rwmutex goro_rwmutex_t;
+
+/* goro_rwmutex_new() creates an unlocked reader/writer mutex (Go's
+ * sync.RWMutex): any number of readers or one writer.
+ *
+ * Writers are preferred, as in Go: once a writer waits, new readers wait too
+ * (so a steady stream of readers cannot starve it); the readers already in
+ * go on until they unlock, then the writer gets the lock. When the writer
+ * unlocks, every reader that queued meanwhile gets the lock before the next
+ * writer. A reader must not rlock again while it holds a read lock: a writer
+ * queued in between makes that deadlock, as in Go. Not owned, as goro_mutex_t.
+ * @return 0 and stores the handle in *rw.  -EINVAL rw is NULL.  -ENOMEM.
+ * Any thread. Since 0.1. */
+GORO_API int goro_rwmutex_new(goro_rwmutex_t **rw) GORO_NOEXCEPT;
+
+/* goro_rwmutex_free() destroys a reader/writer mutex. NULL is ignored.
+ * @return 0.
+ *   -EBUSY  it is read- or write-locked or waited on; nothing is freed.
+ * Any thread. Since 0.1. */
+GORO_API int goro_rwmutex_free(goro_rwmutex_t *rw) GORO_NOEXCEPT;
+
+/* goro_rwmutex_rlock() takes a read lock, waiting while a writer holds the
+ * lock or waits for it.
+ * @return 0.  -EINVAL rw is NULL.
+ * Goroutines (parks) and plain threads (blocks). Since 0.1. */
+GORO_API int goro_rwmutex_rlock(goro_rwmutex_t *rw) GORO_NOEXCEPT;
+
+/* goro_rwmutex_rlock_until() is goro_rwmutex_rlock() with a deadline
+ * (absolute goro_now() time; GORO_NO_DEADLINE: forever).
+ * @return 0.  -ETIMEDOUT the deadline passed first (no lock taken).
+ *   -EINVAL rw is NULL.
+ * Goroutines (parks) and plain threads (blocks). Since 0.1. */
+GORO_API int goro_rwmutex_rlock_until(goro_rwmutex_t *rw, int64_t deadline) GORO_NOEXCEPT;
+
+/* goro_rwmutex_tryrlock() takes a read lock if that needs no waiting: it
+ * fails while a writer holds the lock or waits for it.
+ * @return 0.  -EBUSY it would have to wait.  -EINVAL rw is NULL.
+ * Any thread. Since 0.1. */
+GORO_API int goro_rwmutex_tryrlock(goro_rwmutex_t *rw) GORO_NOEXCEPT;
+
+/* goro_rwmutex_runlock() drops one read lock; the last reader out lets a
+ * waiting writer in.
+ * @return 0.
+ *   -EPERM   no read lock is held (Go throws "RUnlock of unlocked RWMutex").
+ *   -EINVAL  rw is NULL.
+ * Any thread. Since 0.1. */
+GORO_API int goro_rwmutex_runlock(goro_rwmutex_t *rw) GORO_NOEXCEPT;
+
+/* goro_rwmutex_lock() takes the write lock: waits for the writer ahead (if
+ * any) and for every reader holding the lock, while stopping new readers.
+ * @return 0.  -EINVAL rw is NULL.
+ * Goroutines (parks) and plain threads (blocks). Since 0.1. */
+GORO_API int goro_rwmutex_lock(goro_rwmutex_t *rw) GORO_NOEXCEPT;
+
+/* goro_rwmutex_lock_until() is goro_rwmutex_lock() with a deadline
+ * (absolute goro_now() time; GORO_NO_DEADLINE: forever). A writer that
+ * times out lets in the readers it was holding back.
+ * @return 0.  -ETIMEDOUT the deadline passed first (no lock taken).
+ *   -EINVAL rw is NULL.
+ * Goroutines (parks) and plain threads (blocks). Since 0.1. */
+GORO_API int goro_rwmutex_lock_until(goro_rwmutex_t *rw, int64_t deadline) GORO_NOEXCEPT;
+
+/* goro_rwmutex_trylock() takes the write lock if that needs no waiting.
+ * @return 0.  -EBUSY it is held (read or write) or waited on.
+ *   -EINVAL rw is NULL.
+ * Any thread. Since 0.1. */
+GORO_API int goro_rwmutex_trylock(goro_rwmutex_t *rw) GORO_NOEXCEPT;
+
+/* goro_rwmutex_unlock() drops the write lock. Readers that queued while it
+ * was held get the lock first; otherwise the next writer does.
+ * @return 0.
+ *   -EPERM   it is not write-locked.
+ *   -EINVAL  rw is NULL.
+ * Any thread. Since 0.1. */
+GORO_API int goro_rwmutex_unlock(goro_rwmutex_t *rw) GORO_NOEXCEPT;
+
+typedef struct goro_cond goro_cond_t;
+
+/* goro_cond_new() creates a condition variable bound to mutex m for its
+ * whole life (Go's sync.Cond with L = m). m must outlive it.
+ * @return 0 and stores the handle in *c.  -EINVAL c or m is NULL.  -ENOMEM.
+ * Any thread. Since 0.1. */
+GORO_API int goro_cond_new(goro_cond_t **c, goro_mutex_t *m) GORO_NOEXCEPT;
+
+/* goro_cond_free() destroys a condition variable (not its mutex). NULL is
+ * ignored.
+ * @return 0.  -EBUSY someone waits on it; nothing is freed.
+ * Any thread. Since 0.1. */
+GORO_API int goro_cond_free(goro_cond_t *c) GORO_NOEXCEPT;
+
+/* goro_cond_wait() atomically unlocks the mutex and waits for a
+ * goro_cond_signal() or goro_cond_broadcast() made after that unlock, then
+ * locks the mutex again before returning. The caller must hold the mutex.
+ * As in Go, waking does not mean the condition holds: wait in a loop.
+ * @return 0 (with the mutex locked).
+ *   -EPERM   the mutex is not locked (nothing waited).
+ *   -EINVAL  c is NULL.
+ * Goroutines (parks) and plain threads (blocks). Since 0.1. */
+GORO_API int goro_cond_wait(goro_cond_t *c) GORO_NOEXCEPT;
+
+/* goro_cond_wait_until() is goro_cond_wait() with a deadline (absolute
+ * goro_now() time; GORO_NO_DEADLINE: forever). The mutex is locked again
+ * on return either way (that may take past the deadline).
+ * @return 0 (signalled).
+ *   -ETIMEDOUT  the deadline passed first; no signal was consumed.
+ *   -EPERM, -EINVAL  as goro_cond_wait().
+ * Goroutines (parks) and plain threads (blocks). Since 0.1. */
+GORO_API int goro_cond_wait_until(goro_cond_t *c, int64_t deadline) GORO_NOEXCEPT;
+
+/* goro_cond_signal() wakes the longest-waiting waiter, if any. The caller
+ * may but need not hold the mutex.
+ * @return 0.  -EINVAL c is NULL.
+ * Any thread. Since 0.1. */
+GORO_API int goro_cond_signal(goro_cond_t *c) GORO_NOEXCEPT;
+
+/* goro_cond_broadcast() wakes every waiter.
+ * @return 0.  -EINVAL c is NULL.
+ * Any thread. Since 0.1. */
+GORO_API int goro_cond_broadcast(goro_cond_t *c) GORO_NOEXCEPT;
+
+/* goro_once_t runs a function exactly once (Go's sync.Once). It needs no
+ * constructor or destructor: initialise it with GORO_ONCE_INIT (static,
+ * automatic or heap storage); it holds nothing to free. The contents are
+ * private. */
+typedef struct goro_once {
+  uint64_t opaque[4];
+} goro_once_t;
+
+#define GORO_ONCE_INIT {{0, 0, 0, 0}}
+
+/* goro_once_do() calls fn(arg) if no goro_once_do() on o has called its fn
+ * yet. Callers that arrive while fn runs wait until it has returned, so when
+ * goro_once_do() returns the one call has completed and everything it wrote
+ * is visible. fn must not throw a C++ exception (it would reach this noexcept
+ * function and terminate the program).
+ * @return 0 (whether this call ran fn or not).
+ *   -EDEADLK  called from inside fn on the same o (Go deadlocks here).
+ *   -EINVAL   o or fn is NULL.
+ * Goroutines (parks) and plain threads (blocks). Since 0.1. */
+GORO_API int goro_once_do(goro_once_t *o, goro_fn fn, void *arg) GORO_NOEXCEPT;
+
+typedef struct goro_sem goro_sem_t;
+
+/* goro_sem_new() creates a weighted semaphore of size units, all free
+ * (golang.org/x/sync/semaphore.Weighted).
+ *
+ * Strictly FIFO: acquirers are served in arrival order, and one that cannot
+ * be served yet holds back every later one even if those would fit (a large
+ * request is not starved by a stream of small ones).
+ * @return 0 and stores the handle in *s.
+ *   -EINVAL  s is NULL or size <= 0.
+ *   -ENOMEM.
+ * Any thread. Since 0.1. */
+GORO_API int goro_sem_new(goro_sem_t **s, int64_t size) GORO_NOEXCEPT;
+
+/* goro_sem_free() destroys a semaphore. NULL is ignored.
+ * @return 0.  -EBUSY units are held or someone waits; nothing is freed.
+ * Any thread. Since 0.1. */
+GORO_API int goro_sem_free(goro_sem_t *s) GORO_NOEXCEPT;
+
+/* goro_sem_acquire() takes n units, waiting until they are free and every
+ * earlier waiter is served, or until deadline (absolute goro_now() time;
+ * GORO_NO_DEADLINE: forever). n == 0 succeeds as soon as no one is ahead.
+ * @return 0.
+ *   -ETIMEDOUT  the deadline passed first; nothing is taken (and waiters
+ *               behind that now fit are served).
+ *   -EINVAL     s is NULL, n < 0 or n > size (it could never succeed).
+ * Goroutines (parks) and plain threads (blocks). Since 0.1. */
+GORO_API int goro_sem_acquire(goro_sem_t *s, int64_t n, int64_t deadline) GORO_NOEXCEPT;
+
+/* goro_sem_try_acquire() takes n units if they are free and no one waits.
+ * @return 0.  -EAGAIN it would have to wait.
+ *   -EINVAL s is NULL, n < 0 or n > size.
+ * Any thread. Since 0.1. */
+GORO_API int goro_sem_try_acquire(goro_sem_t *s, int64_t n) GORO_NOEXCEPT;
+
+/* goro_sem_release() gives back n units and serves the waiters at the head
+ * of the queue that now fit, in order.
+ * @return 0.
+ *   -ERANGE  n is more than the units held (x/sync panics); nothing changes.
+ *   -EINVAL  s is NULL or n < 0.
+ * Any thread. Since 0.1. */
+GORO_API int goro_sem_release(goro_sem_t *s, int64_t n) GORO_NOEXCEPT;
+
+/* ------------------------------------------------------------------------- */
 /* Time                                                                       */
 /* ------------------------------------------------------------------------- */
 /* Deadlines are absolute CLOCK_MONOTONIC times in nanoseconds, as libdill's:
