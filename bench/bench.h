@@ -117,4 +117,24 @@ static inline void bench_report(const char *name, int procs, const bench_args_t 
   fflush(stdout);
 }
 
+
+/* bench_spawn_round(): spawns n goroutines that only call goro_wg_done (the
+ * caller may be a goroutine or a plain thread), waits for them, and returns
+ * ns per goroutine. Shared by spawn.c and spawn_thread.c. */
+static inline void bench_spawn_done(void *arg) { goro_wg_done((goro_wg_t *)arg); }
+
+static inline double bench_spawn_round(long n) {
+  goro_wg_t *wg;
+  bench_check(goro_wg_new(&wg));
+  int64_t t0 = bench_now_ns();
+  for (long i = 0; i < n; i++) {
+    bench_check(goro_wg_add(wg, 1));
+    bench_check(goro_go(bench_spawn_done, wg));
+  }
+  bench_check(goro_wg_wait(wg));
+  int64_t t1 = bench_now_ns();
+  bench_check(goro_wg_free(wg));
+  return (double)(t1 - t0) / (double)n;
+}
+
 #endif /* GORO_BENCH_H */

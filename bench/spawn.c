@@ -15,26 +15,11 @@ typedef struct spawn_ctx {
   double ns_per_op[BENCH_REPS_MAX];
 } spawn_ctx_t;
 
-static void done(void *arg) { goro_wg_done((goro_wg_t *)arg); }
-
-static double spawn_round(long n) {
-  goro_wg_t *wg;
-  bench_check(goro_wg_new(&wg));
-  int64_t t0 = bench_now_ns();
-  for (long i = 0; i < n; i++) {
-    bench_check(goro_wg_add(wg, 1));
-    bench_check(goro_go(done, wg));
-  }
-  bench_check(goro_wg_wait(wg));
-  int64_t t1 = bench_now_ns();
-  bench_check(goro_wg_free(wg));
-  return (double)(t1 - t0) / (double)n;
-}
 
 static void spawn_main(void *arg) {
   spawn_ctx_t *c = arg;
-  spawn_round(c->args.n); /* warm-up: stack and G caches */
-  for (int r = 0; r < c->args.reps; r++) c->ns_per_op[r] = spawn_round(c->args.n);
+  bench_spawn_round(c->args.n); /* warm-up: stack and G caches */
+  for (int r = 0; r < c->args.reps; r++) c->ns_per_op[r] = bench_spawn_round(c->args.n);
 }
 
 int main(int argc, char **argv) {

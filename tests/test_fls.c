@@ -8,18 +8,6 @@
  */
 #include "testutil.h"
 
-static int group_setup(void **state) {
-  (void)state;
-  return tu_init_procs(2) == 0 ? 0 : -1;
-}
-static int group_teardown(void **state) {
-  (void)state;
-  return goro_shutdown() >= 0 ? 0 : -1;
-}
-static void settle(int n) {
-  int c = tu_wait_goroutines(n, 10000);
-  if (c != n) fail_msg("goro_num_goroutine() = %d, expected it to settle at %d", c, n);
-}
 static void wait_until(atomic_int *v, int want, int timeout_ms, const char *what) {
   int64_t end = tu_now_ns() + (int64_t)timeout_ms * TU_MS;
   while (atomic_load(v) < want && tu_now_ns() < end) tu_sleep_ms(1);
@@ -82,7 +70,7 @@ static void test_basic_goroutine(void **state) {
   tu_reset_fail();
   assert_int_equal(goro_run(basic_api_fn, NULL), 0);
   GASSERT_OK();
-  settle(0);
+  tu_settle(0);
 }
 
 /* Keys that never existed or were deleted stay invalid, even when a new key
@@ -171,7 +159,7 @@ static void test_isolation(void **state) {
       assert_int_equal(goro_wg_wait(c.wg), 0);
       assert_ptr_equal(goro_key_get(c.key), &marker[11]);
     }
-    settle(0);
+    tu_settle(0);
   }
   goro_maxprocs(2);
   assert_int_equal(goro_key_set(c.key, NULL), 0);
@@ -238,7 +226,7 @@ static void test_values_survive_switches(void **state) {
     }
     assert_int_equal(goro_wg_wait(c.wg), 0);
     GASSERT_OK();
-    settle(0);
+    tu_settle(0);
     print_message("maxprocs=%d: %d of %d goroutines ran on more than one thread\n", procs,
                   atomic_load(&c.moved), MIG_N);
   }
@@ -289,7 +277,7 @@ static void test_destructors_on_goroutine_exit(void **state) {
     for (int i = 0; i < 300; i++) {
       assert_int_equal(goro_go(dtor_fn, (i % 3 == 2) ? &without : &with), 0);
     }
-    settle(0);
+    tu_settle(0);
     wait_until(&dtor_calls, 200, 5000, "destructor calls");
     tu_sleep_ms(20);
     assert_int_equal(atomic_load(&dtor_calls), 200);
@@ -297,7 +285,7 @@ static void test_destructors_on_goroutine_exit(void **state) {
     /* goro_run() returns after fn returned; the destructor has run by the
      * time the goroutine is gone. */
     assert_int_equal(goro_run(dtor_fn, &with), 0);
-    settle(0);
+    tu_settle(0);
     wait_until(&dtor_calls, 201, 5000, "destructor calls after goro_run");
   }
   assert_int_equal(goro_key_delete(with.key), 0);
@@ -335,7 +323,7 @@ static void test_no_destructor_after_delete(void **state) {
   assert_int_equal(goro_key_delete(c.key), 0);
   assert_int_equal(goro_wg_done(c.gate), 0);
   wait_until(&c.finished, 20, 5000, "goroutines finished");
-  settle(0);
+  tu_settle(0);
   tu_sleep_ms(20);
   assert_int_equal(atomic_load(&dtor_calls), 0);
   assert_int_equal(goro_wg_free(c.gate), 0);
@@ -373,7 +361,7 @@ static void test_destructor_rounds(void **state) {
   /* Sets it again twice: three calls. */
   struct round_val twice = {2, 0};
   assert_int_equal(goro_run(round_fn, &twice), 0);
-  settle(0);
+  tu_settle(0);
   int64_t end = tu_now_ns() + 5000 * TU_MS;
   while (atomic_load(&twice.calls) < 3 && tu_now_ns() < end) tu_sleep_ms(1);
   tu_sleep_ms(20);
@@ -381,7 +369,7 @@ static void test_destructor_rounds(void **state) {
   /* Sets it again forever: stops after at most 4 rounds. */
   struct round_val forever = {1000000, 0};
   assert_int_equal(goro_run(round_fn, &forever), 0);
-  settle(0);
+  tu_settle(0);
   tu_sleep_ms(50);
   int calls = atomic_load(&forever.calls);
   if (calls < 1 || calls > 4) fail_msg("a destructor that always re-sets ran %d times (1..4)", calls);
@@ -512,5 +500,5 @@ int main(void) {
       cmocka_unit_test(test_plain_threads),
       cmocka_unit_test(test_key_exhaustion),
   };
-  return cmocka_run_group_tests(tests, group_setup, group_teardown);
+  return cmocka_run_group_tests(tests, tu_group_setup, tu_group_teardown);
 }

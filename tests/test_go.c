@@ -5,20 +5,7 @@
  */
 #include "testutil.h"
 
-static int group_setup(void **state) {
-  (void)state;
-  return tu_init_procs(2) == 0 ? 0 : -1;
-}
-static int group_teardown(void **state) {
-  (void)state;
-  return goro_shutdown() >= 0 ? 0 : -1;
-}
 
-/* Waits until only `n` goroutines are left (spawned ones finish returning). */
-static void settle(int n) {
-  int c = tu_wait_goroutines(n, 10000);
-  if (c != n) fail_msg("goro_num_goroutine() = %d, expected it to settle at %d", c, n);
-}
 
 static void nop(void *arg) { (void)arg; }
 
@@ -63,7 +50,7 @@ static void test_run(void **state) {
   goro_go_opts_t o = GORO_GO_OPTS_INIT;
   uint64_t id = 77;
   assert_int_equal(goro_go_opts(&o, NULL, NULL, &id), -EINVAL);
-  settle(0);
+  tu_settle(0);
 }
 
 /* goro_run() from inside a goroutine parks it and returns after fn. */
@@ -89,7 +76,7 @@ static void test_run_nested(void **state) {
     assert_int_equal(atomic_load(&cnt), 10);
   }
   GASSERT_OK();
-  settle(0);
+  tu_settle(0);
 }
 
 /* goro_go from inside goroutines. */
@@ -129,7 +116,7 @@ static void test_go_from_goroutine(void **state) {
     assert_int_equal(goro_run(spawner_fn, &c), 0);
     ASSERT_EQ(atomic_load(&c.count), c.n);
     GASSERT_OK();
-    settle(0);
+    tu_settle(0);
   }
 }
 
@@ -183,7 +170,7 @@ static void test_go_from_foreign_threads(void **state) {
     assert_int_equal(goro_wg_wait(c.wg), 0);
     ASSERT_EQ(atomic_load(&c.count), FOREIGN_THREADS * c.per_thread);
     GASSERT_OK();
-    settle(0);
+    tu_settle(0);
     assert_int_equal(goro_wg_free(c.wg), 0);
   }
 }
@@ -278,7 +265,7 @@ static void test_go_opts(void **state) {
   for (int i = 1; i < 2 * OPTS_N; i++)
     if (all[i] == all[i - 1]) fail_msg("goroutine id %" PRIu64 " given out twice", all[i]);
   GASSERT_OK();
-  settle(0);
+  tu_settle(0);
   assert_int_equal(goro_wg_free(c.wg), 0);
 }
 
@@ -344,7 +331,7 @@ static void test_go_opts_bad(void **state) {
   o.size = offsetof(goro_go_opts_t, name);
   o.stack_size = 0;
   assert_int_equal(goro_go_opts(&o, bad_opts_fn, NULL, NULL), 0);
-  settle(0);
+  tu_settle(0);
   assert_int_equal(atomic_load(&bad_opts_ran), 4);
 }
 
@@ -369,11 +356,11 @@ static void test_num_goroutine(void **state) {
   (void)state;
   TU_WATCHDOG(30);
   tu_reset_fail();
-  settle(0);
+  tu_settle(0);
   int inside = -1;
   assert_int_equal(goro_run(count_inside, &inside), 0);
   ASSERT_EQ(inside, 1); /* itself */
-  settle(0);
+  tu_settle(0);
 
   struct gate g;
   memset(&g, 0, sizeof g);
@@ -399,7 +386,7 @@ static void test_num_goroutine(void **state) {
   ASSERT_EQ(inside, 301);
   assert_int_equal(goro_wg_add(g.gate, -1), 0);
   assert_int_equal(goro_wg_wait(g.done), 0);
-  settle(0);
+  tu_settle(0);
   GASSERT_OK();
   assert_int_equal(goro_wg_free(g.gate), 0);
   assert_int_equal(goro_wg_free(g.done), 0);
@@ -414,7 +401,7 @@ static void test_million_goroutines(void **state) {
    * 7,000 live goroutines exhaust vm.max_map_count (65530); stay well below. */
   const int n = TU_SCALE(1000000, 100000, 2000);
   goro_maxprocs(2);
-  settle(0);
+  tu_settle(0);
   struct gate g;
   memset(&g, 0, sizeof g);
   assert_int_equal(goro_wg_new(&g.gate), 0);
@@ -440,7 +427,7 @@ static void test_million_goroutines(void **state) {
                 (double)(t1 - t0) / 1e9, (double)(t2 - t0) / 1e9, tu_rss_kib() / 1024);
   assert_int_equal(goro_wg_add(g.gate, -1), 0);
   assert_int_equal(goro_wg_wait(g.done), 0);
-  settle(0);
+  tu_settle(0);
   GASSERT_OK();
   assert_int_equal(goro_wg_free(g.gate), 0);
   assert_int_equal(goro_wg_free(g.done), 0);
@@ -501,7 +488,7 @@ static void test_yield_and_sleep(void **state) {
     }
     assert_int_equal(goro_wg_wait(wg), 0);
     GASSERT_OK();
-    settle(0);
+    tu_settle(0);
     assert_int_equal(goro_wg_free(wg), 0);
   }
 }
@@ -525,7 +512,7 @@ static void test_sleep_parks_only_goroutine(void **state) {
    * speed, only that they finished while it still slept. */
   assert_int_equal(atomic_load(&quick), 10);
   if (tu_now_ns() - t0 < 250 * TU_MS) assert_int_equal(atomic_load(&slept), 0);
-  settle(0);
+  tu_settle(0);
   assert_int_equal(atomic_load(&slept), 1);
   goro_maxprocs(2);
 }
@@ -579,7 +566,7 @@ static void test_tree(void **state) {
     assert_int_equal(goro_run(tree_fn, &root), 0);
     ASSERT_EQ(atomic_load(&ctx.nodes), want);
     GASSERT_OK();
-    settle(0);
+    tu_settle(0);
   }
   goro_maxprocs(2);
 }
@@ -597,7 +584,7 @@ static void test_chain(void **state) {
   assert_int_equal(goro_run(chain_fn, &left), 0);
   assert_int_equal(left, 0);
   GASSERT_OK();
-  settle(0);
+  tu_settle(0);
 }
 
 /* Lots of short goroutines spawned and finished quickly (nop). */
@@ -605,7 +592,7 @@ static void test_many_short(void **state) {
   (void)state;
   TU_WATCHDOG(60);
   for (int i = 0; i < TU_SCALE(100000, 20000, 5000); i++) assert_int_equal(goro_go(nop, NULL), 0);
-  settle(0);
+  tu_settle(0);
 }
 
 int main(void) {
@@ -626,5 +613,5 @@ int main(void) {
       cmocka_unit_test(test_many_short),
       cmocka_unit_test(test_million_goroutines),
   };
-  return cmocka_run_group_tests(tests, group_setup, group_teardown);
+  return cmocka_run_group_tests(tests, tu_group_setup, tu_group_teardown);
 }

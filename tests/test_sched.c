@@ -32,10 +32,6 @@ static void bg_go(goro_fn fn, void *arg) {
 }
 static void bg_wait(void) { assert_int_equal(goro_wg_wait(g_bg), 0); }
 
-static void settle(int n) {
-  int c = tu_wait_goroutines(n, 10000);
-  if (c != n) fail_msg("goro_num_goroutine() = %d, expected it to settle at %d", c, n);
-}
 
 static uint64_t g_iters_150ms;
 
@@ -118,7 +114,7 @@ static void test_stealing_spreads_work(void **state) {
     if (base >= 1.7) break; /* two free CPUs throughout: a real failure */
     tu_sleep_ms(2000);
   }
-  settle(0);
+  tu_settle(0);
   if (r < 1.6) {
     if (base < 1.7) {
       print_message("skipped: goro reached CPU/wall %.2f, but two plain pthreads reach only %.2f "
@@ -137,7 +133,7 @@ static void test_one_proc_is_the_limit(void **state) {
   tu_reset_fail();
   double r = run_burners(1);
   GASSERT_OK();
-  settle(0);
+  tu_settle(0);
   goro_maxprocs(2);
   if (r > 1.2)
     fail_msg("with maxprocs=1, CPU-bound goroutines ran at a CPU/wall ratio of %.2f (> 1.2)", r);
@@ -189,14 +185,14 @@ static void test_maxprocs_api(void **state) {
     ASSERT_CMP(prev, >=, 1);
     atomic_int cnt = 0;
     for (int i = 0; i < 500; i++) assert_int_equal(goro_go(count_fn, &cnt), 0);
-    settle(0);
+    tu_settle(0);
     assert_int_equal(atomic_load(&cnt), 500);
   }
   goro_maxprocs(GORO_MAXPROCS_MAX);
   assert_int_equal(goro_maxprocs(0), GORO_MAXPROCS_MAX);
   atomic_int cnt = 0;
   for (int i = 0; i < 500; i++) assert_int_equal(goro_go(count_fn, &cnt), 0);
-  settle(0);
+  tu_settle(0);
   assert_int_equal(atomic_load(&cnt), 500);
   assert_int_equal(goro_maxprocs(2), GORO_MAXPROCS_MAX);
   assert_int_equal(goro_maxprocs(0), 2);
@@ -254,7 +250,7 @@ static int maxprocs_plan_once(char *msg, size_t msgsz) {
   assert_int_equal(atomic_load(&c.finished), WORKERS);
   assert_int_equal(atomic_load(&c.chunks_done), WORKERS * c.chunks);
   GASSERT_OK();
-  settle(0);
+  tu_settle(0);
   assert_int_equal(goro_wg_free(c.wg), 0);
   assert_int_equal(goro_maxprocs(2), 2);
   if (chunks_at_end >= WORKERS * c.chunks)
@@ -374,7 +370,7 @@ static void test_lock_thread_pins(void **state) {
       assert_int_equal(goro_wg_wait(wg), 0);
       atomic_store(&g_stop, 1);
       bg_wait();
-      settle(0);
+      tu_settle(0);
       assert_int_equal(goro_wg_free(wg), 0);
       /* The others made progress while the locked goroutines ran. */
       ASSERT_CMP(atomic_load(&runs), >=, 100);
@@ -434,7 +430,7 @@ static void test_lock_thread_nesting_and_errors(void **state) {
     assert_int_equal(goro_run(nest_fn, &o), 0);
     atomic_store(&stop, 1);
     bg_wait();
-    settle(0);
+    tu_settle(0);
     assert_int_equal(o.rc[0], 0);
     assert_int_equal(o.rc[1], 0);
     assert_int_equal(o.rc[2], 0);
@@ -495,7 +491,7 @@ static void test_locked_goroutine_exit_takes_thread(void **state) {
     assert_int_equal(goro_wg_add(wg, 100), 0);
     for (int i = 0; i < 100; i++) assert_int_equal(goro_go(tls_check_fn, wg), 0);
     assert_int_equal(goro_wg_wait(wg), 0);
-    settle(0);
+    tu_settle(0);
     assert_int_equal(goro_wg_free(wg), 0);
     GASSERT_OK();
   }
@@ -608,7 +604,7 @@ static void test_fairness_one_proc(void **state) {
   }
   atomic_store(&stop, 1);
   bg_wait();
-  settle(0);
+  tu_settle(0);
   GASSERT_OK();
   goro_maxprocs(2);
 }
@@ -649,7 +645,7 @@ static void test_runnext_does_not_starve(void **state) {
   while (atomic_load(&h.count) < 100 && tu_now_ns() < end) tu_sleep_ms(1);
   atomic_store(&stop, 1);
   bg_wait();
-  settle(0);
+  tu_settle(0);
   ASSERT_CMP(atomic_load(&h.count), >=, 100);
   ASSERT_CMP(atomic_load(&r.spawned), >, 100);
   goro_maxprocs(2);

@@ -5,18 +5,6 @@
  */
 #include "testutil.h"
 
-static int group_setup(void **state) {
-  (void)state;
-  return tu_init_procs(2) == 0 ? 0 : -1;
-}
-static int group_teardown(void **state) {
-  (void)state;
-  return goro_shutdown() >= 0 ? 0 : -1;
-}
-static void settle(int n) {
-  int c = tu_wait_goroutines(n, 10000);
-  if (c != n) fail_msg("goro_num_goroutine() = %d, expected it to settle at %d", c, n);
-}
 
 /* A plain thread that waits on a WaitGroup and reports when it returned. */
 struct waiter {
@@ -158,7 +146,7 @@ static void test_many_done_release_waiters(void **state) {
       if (!waiter_join(&tw[i])) fail_msg("plain-thread waiter %d was not released", i);
       assert_int_equal(tw[i].rc, 0);
     }
-    settle(0);
+    tu_settle(0);
     GASSERT_OK();
     assert_int_equal(goro_wg_free(c.wg), 0);
     assert_int_equal(goro_wg_free(c.waiters_done), 0);
@@ -217,7 +205,7 @@ static void test_goroutines_wait_on_threads(void **state) {
     }
     assert_int_equal(goro_wg_wait(finished), 0);
     for (int i = 0; i < THREADS; i++) assert_int_equal(pthread_join(th[i], NULL), 0);
-    settle(0);
+    tu_settle(0);
     GASSERT_OK();
     assert_int_equal(goro_wg_free(wg), 0);
     assert_int_equal(goro_wg_free(finished), 0);
@@ -244,7 +232,7 @@ static void test_threads_wait_on_goroutines(void **state) {
     if (!waiter_join(&tw[i])) fail_msg("plain-thread waiter %d was not released", i);
     assert_int_equal(tw[i].rc, 0);
   }
-  settle(0);
+  tu_settle(0);
   GASSERT_OK();
   assert_int_equal(goro_wg_free(wg), 0);
 }
@@ -353,7 +341,7 @@ static void test_free_busy(void **state) {
     while (!atomic_load(&w.returned) && tu_now_ns() < end) tu_sleep_ms(1);
     assert_int_equal(atomic_load(&w.returned), 1);
     assert_int_equal(w.rc, 0);
-    settle(0);
+    tu_settle(0);
     assert_int_equal(goro_wg_free(wg), 0);
   }
   goro_maxprocs(2);
@@ -405,7 +393,7 @@ static void test_reuse(void **state) {
       ASSERT_EQ(atomic_load(&c.done_in_round), n);
       assert_int_equal(goro_wg_wait(finished), 0);
     }
-    settle(0);
+    tu_settle(0);
   }
   goro_maxprocs(2);
   GASSERT_OK();
@@ -450,7 +438,7 @@ static void test_zero_race(void **state) {
       /* Nobody waits any more: free succeeds. */
       assert_int_equal(goro_wg_free(c.wg), 0);
     }
-    settle(0);
+    tu_settle(0);
   }
   goro_maxprocs(2);
   GASSERT_OK();
@@ -470,5 +458,5 @@ int main(void) {
       cmocka_unit_test(test_reuse),
       cmocka_unit_test(test_zero_race),
   };
-  return cmocka_run_group_tests(tests, group_setup, group_teardown);
+  return cmocka_run_group_tests(tests, tu_group_setup, tu_group_teardown);
 }

@@ -269,6 +269,23 @@ static inline int tu_wait_goroutines(int n, int timeout_ms) {
   return c;
 }
 
+/* tu_settle(n): waits (up to 10 s) until only n goroutines are left, and
+ * fails the test otherwise. */
+static inline void tu_settle(int n) {
+  int c = tu_wait_goroutines(n, 10000);
+  if (c != n) fail_msg("goro_num_goroutine() = %d, expected it to settle at %d", c, n);
+}
+
+/* Group setup/teardown for suites that share one runtime at 2 Ps. */
+static inline int tu_group_setup(void **state) {
+  (void)state;
+  return tu_init_procs(2) == 0 ? 0 : -1;
+}
+static inline int tu_group_teardown(void **state) {
+  (void)state;
+  return goro_shutdown() >= 0 ? 0 : -1;
+}
+
 /* tu_spin_ns() burns CPU on the calling thread for about ns of thread CPU time
  * without calling into goro. */
 static inline void tu_spin_ns(int64_t ns) {
