@@ -84,7 +84,9 @@
 
 #include "netpoll/netpoll.h"
 #include "sched/san.h"
+#include "sched/probes.h"
 #include "sched/sched.h"
+#include "sched/stats.h"
 #include "sync/chan.h"
 #include "sync/waiter.h"
 
@@ -95,6 +97,8 @@
 #endif
 
 namespace goro::rt {
+
+RtCounters g_counters;
 
 namespace {
 
