@@ -92,6 +92,14 @@ typedef enum goro_exception_policy {
   GORO_EXCEPTION_CONTINUE = 1
 } goro_exception_policy_t;
 
+/* How a fractional CPU quota (e.g. 1.5 CPUs) becomes a whole maxprocs.
+ * See docs/maxprocs.md for the measurements behind the default. */
+typedef enum goro_maxprocs_rounding {
+  GORO_MAXPROCS_ROUND_DEFAULT = 0, /* the documented default policy */
+  GORO_MAXPROCS_ROUND_CEIL = 1,    /* round up (Go 1.25) */
+  GORO_MAXPROCS_ROUND_FLOOR = 2    /* round down (automaxprocs) */
+} goro_maxprocs_rounding_t;
+
 /* goro_config_t configures goro_init(). Zero means "default" in every field.
  * Initialise with GORO_CONFIG_INIT, or memset to 0 and set .size. */
 typedef struct goro_config {
@@ -114,9 +122,25 @@ typedef struct goro_config {
    * the fault handler (see docs/design.md, "Stacks").
    * 0: vm.max_map_count / 4. -1: no guard pages at all. */
   long guarded_stacks;
+  /* Hard cap on the number of OS threads (Ms) the runtime creates, counting
+   * threads blocked in goro_syscall_enter()/goro_blocking(). At the cap a
+   * wake-up waits for a thread instead of creating one. 0: 10000. */
+  int max_threads;
+  /* Signal sysmon sends to a thread whose goroutine has run too long.
+   * 0: SIGURG. -1: send no signal (the request is still set and honoured at
+   * the goroutine's next runtime call). */
+  int preempt_signal;
+  /* How long a goroutine may run while other work waits before it is asked
+   * to yield, in nanoseconds. 0: 10 ms. */
+  int64_t preempt_ns;
+  /* How a fractional CPU quota becomes maxprocs: a goro_maxprocs_rounding_t
+   * value. 0: the default policy (see goro_maxprocs_rounding_t). */
+  int maxprocs_rounding;
+  /* Lower bound for the automatic maxprocs. 0: 1. */
+  int maxprocs_min;
 } goro_config_t;
 
-#define GORO_CONFIG_INIT {sizeof(goro_config_t), 0, 0, 0, 0}
+#define GORO_CONFIG_INIT {sizeof(goro_config_t), 0, 0, 0, 0, 0, 0, 0, 0, 0}
 
 /* goro_init() starts the runtime with the given configuration (NULL: all
  * defaults). The runtime is otherwise started lazily by the first goro_go(),
