@@ -80,6 +80,8 @@ bench: deps-bench build
 	@if [ -x scripts/bench.sh ]; then scripts/bench.sh; \
 	elif [ -f scripts/bench.sh ]; then bash scripts/bench.sh; \
 	else echo "bench: scripts/bench.sh does not exist yet"; fi
+	@# Quota benchmarks in real cgroups (root only; prints why when it skips).
+	BUILD_DIR=$(CURDIR)/build bash scripts/bench-throttle.sh
 
 install: build
 	$(CMAKE) --install build --prefix "$(PREFIX)"

@@ -3,11 +3,13 @@
 // exception out (every function is noexcept; allocation uses nothrow).
 // Errors and their meaning are documented in include/goro/goro.h.
 #include <cerrno>
+#include <cstdint>
 #include <cstring>
 #include <new>
 
 #include "goro/goro.h"
 #include "sched/sched.h"
+#include "sync/context.h"
 #include "sync/waitgroup.h"
 
 using namespace goro::rt;
@@ -53,24 +55,27 @@ GORO_API int goro_shutdown(void) noexcept { return rt_shutdown(); }
 
 GORO_API int goro_run(goro_fn fn, void* arg) noexcept {
   if (!fn) return -EINVAL;
-  return rt_run(fn, arg);
+  return rt_run(fn, arg, __builtin_return_address(0));
 }
 
 GORO_API int goro_maxprocs(int n) noexcept { return rt_maxprocs(n); }
 
 GORO_API int goro_num_goroutine(void) noexcept { return rt_num_goroutine(); }
 
-static int go_common(goro_fn fn, void* arg, size_t stack, const char* name, uint64_t* id) {
-  if (getg()) return rt_newproc(fn, arg, stack, name, id);
+// pc: the return address into goro_go's caller (goro_dump's "created by").
+// asyncmod: preempt_module(fn) for an async-preemptible spawn, else 0.
+static int go_common(goro_fn fn, void* arg, size_t stack, const char* name, uint64_t* id,
+                     const void* pc, int asyncmod = 0) {
+  if (getg()) return rt_newproc(fn, arg, stack, name, id, nullptr, nullptr, pc, asyncmod);
   if (int err = rt_ensure_started()) return err;
   ApiRef ref;
   if (!ref.ok()) return -ESHUTDOWN;
-  return rt_newproc(fn, arg, stack, name, id);
+  return rt_newproc(fn, arg, stack, name, id, nullptr, nullptr, pc, asyncmod);
 }
 
 GORO_API int goro_go(goro_fn fn, void* arg) noexcept {
   if (!fn) return -EINVAL;
-  return go_common(fn, arg, 0, nullptr, nullptr);
+  return go_common(fn, arg, 0, nullptr, nullptr, __builtin_return_address(0));
 }
 
 GORO_API int goro_go_opts(const goro_go_opts_t* opts, goro_fn fn, void* arg,
@@ -83,7 +88,12 @@ GORO_API int goro_go_opts(const goro_go_opts_t* opts, goro_fn fn, void* arg,
     if (reinterpret_cast<const unsigned char*>(opts)[i] != 0) return -E2BIG;
   if (o.stack_size != 0 && (o.stack_size < GORO_STACK_MIN || o.stack_size > GORO_STACK_MAX))
     return -EINVAL;
-  return go_common(fn, arg, o.stack_size, o.name, id);
+  int asyncmod = 0;
+  if (o.async_preemptible) {
+    asyncmod = preempt_module(reinterpret_cast<const void*>(fn));
+    if (asyncmod == 0) asyncmod = -1;  // counted as a region, never switched asynchronously
+  }
+  return go_common(fn, arg, o.stack_size, o.name, id, __builtin_return_address(0), asyncmod);
 }
 
 GORO_API int goro_yield(void) noexcept {
@@ -92,6 +102,67 @@ GORO_API int goro_yield(void) noexcept {
 }
 
 GORO_API int goro_sleep(int64_t ns) noexcept { return rt_sleep(ns); }
+
+// Blocking system calls and preemption (proc.cpp, preempt.cpp).
+
+GORO_API int goro_syscall_enter(void) noexcept { return rt_syscall_enter(); }
+
+GORO_API int goro_syscall_exit(void) noexcept { return rt_syscall_exit(); }
+
+GORO_API int goro_blocking(int (*fn)(void* arg), void* arg) noexcept {
+  if (!fn) return -EINVAL;
+  if (int err = rt_syscall_enter()) return err;
+  int r = fn(arg);
+  rt_syscall_exit();
+  return r;
+}
+
+GORO_API int goro_preempt_point(void) noexcept {
+  preempt_check();
+  return 0;
+}
+
+GORO_API int goro_async_preemptible_begin(void) noexcept {
+  return rt_async_begin(__builtin_return_address(0));
+}
+
+GORO_API int goro_async_preemptible_end(void) noexcept { return rt_async_end(); }
+
+GORO_API int goro_preempt_info(goro_preempt_info_t* info) noexcept {
+  if (!info || info->size < sizeof(size_t)) return -EINVAL;
+  goro_preempt_info_t v;
+  memset(&v, 0, sizeof v);
+  preempt_info(&v);
+  size_t n = info->size < sizeof v ? info->size : sizeof v;
+  v.size = info->size;
+  memcpy(info, &v, n);
+  return 0;
+}
+
+// goro_sleep_ctx() is a wait no one wakes: a Waiter on a private lock whose
+// deadline is the end of the sleep or the context's, whichever is first.
+GORO_API int goro_sleep_ctx(int64_t ns, goro_ctx_t* ctx) noexcept {
+  if (!ctx) return -EINVAL;
+  if (ns <= 0) return 0;
+  Context* c = reinterpret_cast<Context*>(ctx);
+  int64_t end = nanotime() + ns;
+  if (end < 0) end = INT64_MAX;  // overflow: forever
+  bool ctx_first = c->deadline >= 0 && c->deadline < end;
+  ctx_retain(c);
+  Mutex mu;
+  Waiter w;
+  w.g = getg();
+  w.ctx = c;
+  mu.lock();
+  w.block(&mu, ctx_first ? c->deadline : end);
+  int rc = 0;
+  if (w.cancelled())
+    rc = ctx_err(c);
+  else if (ctx_first)
+    rc = -ETIMEDOUT;
+  ctx_release(c);
+  return rc;
+}
 
 GORO_API uint64_t goro_self(void) noexcept {
   G* gp = getg();
@@ -128,6 +199,11 @@ GORO_API int goro_wg_done(goro_wg_t* wg) noexcept {
 GORO_API int goro_wg_wait(goro_wg_t* wg) noexcept {
   if (!wg) return -EINVAL;
   return wg->wg.wait();
+}
+
+GORO_API int goro_wg_wait_ctx(goro_wg_t* wg, goro_ctx_t* ctx) noexcept {
+  if (!wg || !ctx) return -EINVAL;
+  return ctx_call(ctx, [&](Context* c) { return wg->wg.wait(c->deadline, c); });
 }
 
 }  // extern "C"

@@ -9,6 +9,7 @@
 
 #include "goro/goro.h"
 #include "sync/cond.h"
+#include "sync/context.h"
 #include "sync/mutex.h"
 #include "sync/once.h"
 #include "sync/rwmutex.h"
@@ -54,12 +55,18 @@ GORO_API int goro_mutex_free(goro_mutex_t* m) noexcept {
 
 GORO_API int goro_mutex_lock(goro_mutex_t* m) noexcept {
   if (!m) return -EINVAL;
+  preempt_check();  // a preemption point (sched.h)
   return m->m.lock(-1);
 }
 
 GORO_API int goro_mutex_lock_until(goro_mutex_t* m, int64_t deadline) noexcept {
   if (!m) return -EINVAL;
   return m->m.lock(deadline < 0 ? -1 : deadline);
+}
+
+GORO_API int goro_mutex_lock_ctx(goro_mutex_t* m, goro_ctx_t* ctx) noexcept {
+  if (!m || !ctx) return -EINVAL;
+  return ctx_call(ctx, [&](Context* c) { return m->m.lock(c->deadline, c); });
 }
 
 GORO_API int goro_mutex_trylock(goro_mutex_t* m) noexcept {
@@ -118,6 +125,16 @@ GORO_API int goro_rwmutex_lock_until(goro_rwmutex_t* rw, int64_t deadline) noexc
   return rw->rw.lock(deadline < 0 ? -1 : deadline);
 }
 
+GORO_API int goro_rwmutex_rlock_ctx(goro_rwmutex_t* rw, goro_ctx_t* ctx) noexcept {
+  if (!rw || !ctx) return -EINVAL;
+  return ctx_call(ctx, [&](Context* c) { return rw->rw.rlock(c->deadline, c); });
+}
+
+GORO_API int goro_rwmutex_lock_ctx(goro_rwmutex_t* rw, goro_ctx_t* ctx) noexcept {
+  if (!rw || !ctx) return -EINVAL;
+  return ctx_call(ctx, [&](Context* c) { return rw->rw.lock(c->deadline, c); });
+}
+
 GORO_API int goro_rwmutex_trylock(goro_rwmutex_t* rw) noexcept {
   if (!rw) return -EINVAL;
   return rw->rw.try_lock();
@@ -152,6 +169,11 @@ GORO_API int goro_cond_wait(goro_cond_t* c) noexcept {
 GORO_API int goro_cond_wait_until(goro_cond_t* c, int64_t deadline) noexcept {
   if (!c) return -EINVAL;
   return c->c.wait(deadline < 0 ? -1 : deadline);
+}
+
+GORO_API int goro_cond_wait_ctx(goro_cond_t* c, goro_ctx_t* ctx) noexcept {
+  if (!c || !ctx) return -EINVAL;
+  return ctx_call(ctx, [&](Context* cx) { return c->c.wait(cx->deadline, cx); });
 }
 
 GORO_API int goro_cond_signal(goro_cond_t* c) noexcept {
@@ -193,6 +215,11 @@ GORO_API int goro_sem_free(goro_sem_t* s) noexcept {
 GORO_API int goro_sem_acquire(goro_sem_t* s, int64_t n, int64_t deadline) noexcept {
   if (!s) return -EINVAL;
   return s->s.acquire(n, deadline < 0 ? -1 : deadline);
+}
+
+GORO_API int goro_sem_acquire_ctx(goro_sem_t* s, int64_t n, goro_ctx_t* ctx) noexcept {
+  if (!s || !ctx) return -EINVAL;
+  return ctx_call(ctx, [&](Context* c) { return s->s.acquire(n, c->deadline, c); });
 }
 
 GORO_API int goro_sem_try_acquire(goro_sem_t* s, int64_t n) noexcept {

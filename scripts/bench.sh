@@ -38,6 +38,11 @@ BENCHES=(
   "bufchan|buffered chan (1024)|bufchan|0.75"
   "timer|1ms sleep lateness|timer|-"
   "mutex|mutex vs sync.Mutex|mutex|-"
+  "hog|wait behind hogs (async)|hog|-"
+  "blockburst|10k blocking calls|blockburst|-"
+  "audit_overhead|ping-pong, goro-audit on|-|-"
+  "echo|echo 1000 conns|echo|1.0"
+  "bounded|bounded 1M items (pool)|bounded|-"
 )
 
 failed=0
@@ -81,6 +86,8 @@ fi
 # --- Runs -------------------------------------------------------------------
 RESULTS=$BENCH_BIN/results.txt
 : >"$RESULTS"
+DETAILS=$BENCH_BIN/details.txt
+: >"$DETAILS"
 
 # run LABEL CMD...: runs one benchmark with a timeout, appends its bench= lines
 # to $RESULTS prefixed with LABEL ("goro" or "go"), reports crashes and hangs.
@@ -105,6 +112,9 @@ run() {
   fi
   rm -f "$err"
   grep '^bench=' <<<"$out" | sed "s/^/who=$who /" >>"$RESULTS"
+  # Anything else a benchmark prints (e.g. bounded's side-by-side table) is
+  # kept for the end of the report.
+  grep -v '^bench=' <<<"$out" >>"$DETAILS" || true
 }
 
 for procs in $BENCH_PROCS; do
@@ -156,7 +166,33 @@ for b in "${BENCHES[@]}"; do
     printf '%-20s %5s %12s %10s %8s %7s   %s\n' "$label" "$procs" "$g" "$r" "$ratio" "$target" "$verdict"
   done
 done
+# goro-audit's probe cost: the audit_overhead line carries both sides.
+awk '/bench=audit_overhead/ {
+    delete f; for (i = 1; i <= NF; i++) { split($i, kv, "="); f[kv[1]] = kv[2] }
+    if (f["audit"] == "unavailable") { printf "goro-audit overhead (procs %s): not measured (needs root and the plain build)\n", f["procs"]; next }
+    printf "goro-audit overhead (procs %s): thread ping-pong %s -> %s ns (x%s), goro ping-pong %s -> %s ns (x%s)\n",
+      f["procs"], f["base"], f["ns_per_op"], f["ratio"], f["goro_base"], f["goro_audited"], f["goro_ratio"] }' "$RESULTS"
+# The other preemption modes of bench/hog (docs/design.md, "Preemption").
+awk '/bench=hog_(coop|ignore) / {
+    delete f; for (i = 1; i <= NF; i++) { split($i, kv, "="); f[kv[1]] = kv[2] }
+    printf "%-5s %-11s procs %s: ready goroutine waits %.2f ms behind the hogs\n", f["who"], f["bench"], f["procs"], f["ns_per_op"] / 1e6 }' "$RESULTS"
+# Thread counts of the blocking-call burst.
+awk '/bench=blockburst / {
+    delete f; for (i = 1; i <= NF; i++) { split($i, kv, "="); f[kv[1]] = kv[2] }
+    printf "%-5s blockburst procs %s: peak %s threads, %s created\n", f["who"], f["procs"], f["threads"], f["created"] }' "$RESULTS"
+# Echo server (bench/echo.c vs Go net, one client program for both): req/s and latency.
+awk '/bench=echo / {
+    delete f; for (i = 1; i <= NF; i++) { split($i, kv, "="); f[kv[1]] = kv[2] }
+    rps[f["procs"], f["who"]] = f["rps"]; procs[f["procs"]] = 1
+    printf "%-5s echo procs %s: %s req/s, p50 %s us, p99 %s us\n", f["who"], f["procs"], f["rps"], f["p50_us"], f["p99_us"] }
+  END { for (p in procs) if (rps[p, "goro"] != "" && rps[p, "go"] > 0)
+          printf "echo procs %s: goro/go req/s = %.2f (target >= 1.0)\n", p, rps[p, "goro"] / rps[p, "go"] }' "$RESULTS"
 echo "raw results: $RESULTS"
+if [[ -s $DETAILS ]]; then
+  echo
+  echo "tables printed by the benchmarks ($DETAILS):"
+  cat "$DETAILS"
+fi
 
 if ((failed)); then
   echo "bench.sh: some benchmarks failed (see above)" >&2

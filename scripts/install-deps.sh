@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # install-deps.sh [build|bench|all]: install the Debian 12 packages goro needs.
 # Fast and silent-ish when everything is present: apt runs only if something is missing.
-#   build  compiler, CMake, pkg-config, Boost.Context, cmocka, SDT probes, binutils (default)
+#   build  compiler, CMake, pkg-config, Boost.Context, cmocka, SDT probes, binutils,
+#          goro-audit's clang/bpftool/libbpf and Go for its tests (default)
 #   bench  build + the Go toolchain for the Go comparison benchmarks
 #   all    everything above
 set -euo pipefail
@@ -16,6 +17,14 @@ build_pkgs=(
   systemtap-sdt-dev # sys/sdt.h (USDT probes, optional but wanted)
   binutils          # nm, readelf for the exports test
   util-linux        # setarch for the TSan ASLR fallback
+  gdb               # the gdb script's test (tests/check_gdb.sh); skipped without it
+  clang             # goro-audit: BPF programs (clang -target bpf)
+  llvm              # goro-audit: llvm-strip/llvm-objdump for BPF objects
+  libbpf-dev        # goro-audit: loader, skeletons, usdt.bpf.h
+  bpftool           # goro-audit: vmlinux.h and skeleton generation (Debian 12 name)
+  libelf-dev        # goro-audit: libbpf's dependency
+  zlib1g-dev        # goro-audit: libbpf's dependency
+  golang-go         # goro-audit's tests build a Go program (also the bench references)
 )
 bench_pkgs=(golang-go)
 

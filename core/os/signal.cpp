@@ -14,7 +14,8 @@
 //    itself (SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1/2, SIGCHLD, SIGALRM,
 //    SIGWINCH, SIGIO and the real-time signals), so process-directed signals
 //    go to the host's threads. Synchronous faults, SIGPIPE, SIGPROF and
-//    SIGURG stay unblocked.
+//    SIGURG stay unblocked, and so does the configured preemption signal
+//    (goro_config_t.preempt_signal; its handler lives in preempt.cpp).
 #include <signal.h>
 #include <sys/mman.h>
 #include <ucontext.h>
@@ -79,7 +80,15 @@ void* signals_m_init() {
                 SIGIO, SIGTSTP, SIGTTIN, SIGTTOU, SIGCONT})
     sigaddset(&set, s);
   for (int s = SIGRTMIN; s <= SIGRTMAX; s++) sigaddset(&set, s);
+  // The preemption signal (preempt.cpp) may be configured to one of these.
+  if (int ps = preempt_signo(); ps > 0) sigdelset(&set, ps);
   pthread_sigmask(SIG_BLOCK, &set, nullptr);
+  if (int ps = preempt_signo(); ps > 0) {
+    sigset_t un;
+    sigemptyset(&un);
+    sigaddset(&un, ps);
+    pthread_sigmask(SIG_UNBLOCK, &un, nullptr);
+  }
 
   void* mem = mmap(nullptr, kAltStackSize, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
                    -1, 0);

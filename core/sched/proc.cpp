@@ -59,6 +59,19 @@
 // until its next switch. Ps are never freed before goro_shutdown(), so a
 // stealer may always read allp[i].
 //
+// # Syscalls, sysmon and preemption
+//
+// A G about to block its thread calls goro_syscall_enter(): its P goes to
+// Psyscall, detached from the M. Whoever CASes it out of Psyscall owns it:
+// the M itself at goro_syscall_exit() (the fast path), or sysmon, which
+// retakes a P that stays in one syscall for one of its looks while work
+// waits and hands it to another M (retake in sysmon_retake(), handoffp).
+// sysmon (sysmon.cpp) also asks Gs that run a whole slice to yield
+// (preemptone; preempt.cpp has the signal side), polls the network as a
+// fallback and ends surplus idle Ms. Ms are capped (max_threads): at the cap
+// newm() creates none and the work waits, queued globally, for an M to free
+// up; stopm() re-checks the global queue so that no such G is stranded.
+//
 // # Rejected alternatives
 //  - Switching G to G directly (no g0 hop): faster by one jump, but the
 //    bookkeeping of the switched-out G would run on a stack that another M
@@ -83,10 +96,13 @@
 #include <vector>
 
 #include "netpoll/netpoll.h"
+#include "os/godebug.h"
+#include "sched/maxprocs.h"
 #include "sched/san.h"
 #include "sched/probes.h"
 #include "sched/sched.h"
 #include "sched/stats.h"
+#include "sched/trace.h"
 #include "sync/chan.h"
 #include "sync/waiter.h"
 
@@ -109,6 +125,10 @@ constexpr int kScavRetain = 1024;        // free Gs whose stacks the scavenger n
 constexpr int64_t kScavPeriod = 1000000000;  // a stack unused this long is released
 constexpr uint64_t kGoidBatch = 16;     // Go's _GoidCacheBatch
 constexpr int kRunnextStreakMax = 32;   // runnext picks in a row before the queue goes first
+constexpr int32_t kMaxThreadsDefault = 10000;   // Go's maxmcount
+constexpr int64_t kPreemptNsDefault = 10000000;  // Go's forcePreemptNS
+constexpr int64_t kSyscallRetakeNs = 10000000;   // retake a P in a syscall this late regardless
+constexpr int64_t kMIdleRetireNs = 5000000000;   // an idle M beyond the kept ones ends this late
 
 struct RunWaiter {
   goro_fn fn;
@@ -175,6 +195,14 @@ struct Sched {
 
   Mutex runlock;  // goro_run waiters on plain threads
   RunWaiter* runwaiters = nullptr;
+
+  // Syscalls, the thread cap and preemption. Configuration is fixed while
+  // running. max_threads counts every M plus the sysmon thread.
+  int32_t max_threads = kMaxThreadsDefault;
+  int64_t preempt_ns = kPreemptNsDefault;
+  int preempt_signal = SIGURG;  // 0: send no signal
+  // sysmon sleeps deeply because every P is idle; pidleget() wakes it (lock).
+  bool sysmonwait = false;
 };
 
 Sched& sched = *new Sched;  // never destroyed: Ms may outlive static destructors
@@ -345,6 +373,7 @@ G* runqsteal(P* p, P* victim, bool stealRunNext) {
   uint32_t t = p->runqtail.load(std::memory_order_relaxed);
   uint32_t n = runqgrab(victim, p, t, stealRunNext);
   if (n == 0) return nullptr;
+  stat_add(g_counters.steals);
   n--;
   G* gp = p->runq[(t + n) % kRunqSize].load(std::memory_order_relaxed);
   if (n == 0) return gp;
@@ -381,6 +410,12 @@ P* pidleget() {  // sched.lock held
     sched.pidle = p->link;
     p->link = nullptr;
     sched.npidle.fetch_sub(1);
+    // A P leaves the idle list: the runtime is no longer idle, so sysmon
+    // must watch it again (Go wakes sysmon in exitsyscall for the same reason).
+    if (sched.sysmonwait) {
+      sched.sysmonwait = false;
+      sysmon_wake();
+    }
   }
   return p;
 }
@@ -402,13 +437,15 @@ M* mget() {  // sched.lock held
 
 void acquirep(M* m, P* p) {
   m->p = p;
-  p->m = m;
+  p->m.store(m, std::memory_order_release);  // sysmon reads m->tid through it
   p->status.store(Prunning, std::memory_order_relaxed);
+  GORO_PROBE2(p_acquire, p->id, m->id);
 }
 
 P* releasep(M* m) {
   P* p = m->p;
-  p->m = nullptr;
+  GORO_PROBE2(p_release, p->id, m->id);
+  p->m.store(nullptr, std::memory_order_relaxed);
   m->p = nullptr;
   return p;
 }
@@ -449,6 +486,25 @@ void newm(P* p, bool spinning) {
     if (sched.state.load() != kRunning) {
       pidleput(p);
       if (spinning) sched.nmspinning.fetch_sub(1);
+      delete nm;
+      return;
+    }
+    if (sched.mcount + 1 >= sched.max_threads) {  // + 1: the sysmon thread
+      // At the thread cap no thread is created. An M that went idle since
+      // startm looked takes p; otherwise p waits on the idle list and its
+      // queued Gs go to the global queue, where the next M that looks for
+      // work finds them: one leaving a syscall (exitsyscall takes an idle P),
+      // one finishing its G, or one about to park (stopm re-checks).
+      if (M* im = mget()) {
+        im->spinning = spinning;
+        im->nextp = p;
+        im->park.wakeup();
+      } else {
+        stat_add(g_counters.thread_cap_waits);
+        while (G* gp = runqget(p)) globrunqput(gp);
+        pidleput(p);
+        if (spinning) sched.nmspinning.fetch_sub(1);
+      }
       delete nm;
       return;
     }
@@ -508,10 +564,18 @@ void startm(P* p, bool spinning) {
 }
 
 // stopm parks m until it is handed a P. False: the runtime is stopping.
+// Also false when sysmon retired this idle M (m->exiting is set then).
 bool stopm(M* m) {
   {
     LockGuard lg(sched.lock);
     if (sched.state.load() != kRunning) return false;
+    // Gs queued globally while the thread cap kept Ms from starting (newm):
+    // run them on an idle P instead of parking next to them.
+    if (sched.runqsize.load() > 0 && sched.pidle) {
+      acquirep(m, pidleget());
+      return true;
+    }
+    m->idle_since = nanotime();
     mput(m);
   }
   m->park.sleep();
@@ -561,6 +625,10 @@ G* galloc() {
   LockGuard lg(sched.gflock);
   G* chunk = new (std::nothrow) G[kGChunk];
   if (!chunk) return nullptr;
+  if (!allg_add(chunk, kGChunk)) {  // the allgs registry (trace.h)
+    delete[] chunk;
+    return nullptr;
+  }
   sched.gchunks.push_back(chunk);
   for (int i = 1; i < kGChunk; i++) {
     chunk[i].schedlink = sched.gfree;
@@ -756,14 +824,24 @@ void gdestroy(M* m, G* gp);
 // it switched back. Runs on g0.
 void execute(M* m, G* gp) {
   for (;;) {
-    m->curg = gp;
+    // A preemption request left over from gp's previous run is moot.
+    if (gp->preempt.load(std::memory_order_relaxed))
+      gp->preempt.store(false, std::memory_order_relaxed);
+    m->curg.store(gp, std::memory_order_release);  // sysmon reads gp through it
     gp->m = m;
     gp->status.store(Grunning, std::memory_order_relaxed);
-    m->p->schedtick++;
+    P* pp = m->p;
+    pp->schedtick.store(pp->schedtick.load(std::memory_order_relaxed) + 1,
+                        std::memory_order_relaxed);
     gogo(m, gp);
-    m->curg = nullptr;
+    m->curg.store(nullptr, std::memory_order_relaxed);
     SwitchOp op = m->op;
     m->op = SwitchOp::None;
+    if (gp->preempt.load(std::memory_order_relaxed)) {
+      // sysmon asked gp to yield and it switched out: the request is honoured.
+      gp->preempt.store(false, std::memory_order_relaxed);
+      stat_add(g_counters.preempt_honoured);
+    }
     if (!stack_sp_ok(&gp->stack, gp->ctx))
       fatal_overflow(gp, "stack pointer below the stack at a switch");
     switch (op) {
@@ -787,6 +865,22 @@ void execute(M* m, G* gp) {
       case SwitchOp::Exit:
         gdestroy(m, gp);
         return;
+      case SwitchOp::ExitSyscall: {
+        // exitsyscall found no P from gp's stack (Go's exitsyscall0): try
+        // once more under the lock, else queue gp globally; this M then
+        // parks in schedule(), or waits there for gp if gp is locked to it.
+        sched.lock.lock();
+        P* p = sched.state.load() == kRunning ? pidleget() : nullptr;
+        if (p) {
+          acquirep(m, p);
+          sched.lock.unlock();
+          continue;
+        }
+        gp->status.store(Grunnable, std::memory_order_release);
+        globrunqput(gp);
+        sched.lock.unlock();
+        return;
+      }
       case SwitchOp::None:
         fatal("execute: goroutine switched without a reason");
     }
@@ -799,7 +893,13 @@ void execute(M* m, G* gp) {
 // stoplockedm: m's locked G is not runnable here; give the P away and sleep
 // until the G is handed back with a P. False: the runtime is stopping.
 bool stoplockedm(M* m) {
-  if (m->p) handoffp(releasep(m));
+  if (m->p) {
+    // The M blocks for its locked G: its P goes to another M (Go's handoffp).
+    P* p = releasep(m);
+    stat_add(g_counters.handoffs);
+    GORO_PROBE2(handoff, p->id, 2);
+    handoffp(p);
+  }
   {
     LockGuard lg(sched.lock);
     if (sched.state.load() != kRunning) return false;
@@ -878,7 +978,9 @@ G* stealWork(M* m, bool* newWork) {
           }
         }
       }
-      if (p2->status.load(std::memory_order_relaxed) == Prunning) {
+      // Ps in a syscall keep their queues until retaken: steal from them too.
+      uint32_t s2 = p2->status.load(std::memory_order_relaxed);
+      if (s2 == Prunning || s2 == Psyscall) {
         if (G* gp = runqsteal(p, p2, last)) return gp;
       }
     }
@@ -955,6 +1057,24 @@ top:
     if (G* gp = globrunqget(p, 0)) return gp;
   }
 
+  // Poll the network without blocking, unless an M is blocked in it anyway
+  // (Go's findRunnable). The first ready G runs now, the rest go to this P's
+  // queue where idle Ps can steal them.
+  if (netpoll_any_waiters() && sched.lastpoll.load(std::memory_order_relaxed) != 0) {
+    if (G* gp = netpoll(0)) {
+      G* rest = gp->schedlink;
+      for (G* g = rest; g;) {
+        G* next = g->schedlink;
+        g->status.store(Grunnable, std::memory_order_release);
+        runqput(p, g, false);
+        g = next;
+      }
+      gp->status.store(Grunnable, std::memory_order_release);
+      if (rest) wakep();
+      return gp;
+    }
+  }
+
   {
     int32_t procs = sched.gomaxprocs.load();
     if (m->spinning || 2 * sched.nmspinning.load() < procs - sched.npidle.load()) {
@@ -1009,15 +1129,17 @@ top:
     }
   }
 
+  // Block in the netpoller if a timer is pending or a G waits on an fd
+  // (pollUntil == 0: no timer, sleep until I/O or a break).
   int64_t pollUntil = earliestTimer();
-  if (pollUntil != 0) {
+  if (pollUntil != 0 || netpoll_any_waiters()) {
     if (sched.lastpoll.exchange(0) != 0) {
-      // This M is the poller: sleep until the earliest timer or a break.
+      // This M is the poller: sleep until the earliest timer, I/O or a break.
       sched.pollUntil.store(pollUntil);
       if (sched.state.load() == kRunning) {
         // Timers added after earliestTimer() wake us through netpoll_break.
         int64_t now = nanotime();
-        G* list = netpoll(pollUntil > now ? pollUntil - now : 0);
+        G* list = netpoll(pollUntil == 0 ? -1 : pollUntil > now ? pollUntil - now : 0);
         sched.pollUntil.store(0);
         sched.lastpoll.store(nanotime());
         sched.lock.lock();
@@ -1042,7 +1164,7 @@ top:
         sched.pollUntil.store(0);
         sched.lastpoll.store(nanotime());
       }
-    } else {
+    } else if (pollUntil != 0) {
       int64_t pu = sched.pollUntil.load();
       if (pu == 0 || pu > pollUntil) netpoll_break();
     }
@@ -1077,6 +1199,8 @@ void* mstart(void* arg) {
   M* m = static_cast<M*>(arg);
   tls_m = m;
   m->tid = pid_t(syscall(SYS_gettid));
+  stat_add(g_counters.threads_created);
+  GORO_PROBE2(thread_start, m->id, m->tid);
   m->tsan_fiber = san::tsan_current_fiber();
   m->altstack = signals_m_init();
   {
@@ -1093,6 +1217,8 @@ void* mstart(void* arg) {
   signals_m_fini(m->altstack);
   m->altstack = nullptr;
   tls_m = nullptr;
+  GORO_PROBE2(thread_exit, m->id, m->tid);
+  stat_add(g_counters.threads_exited);
   if (m->exiting) {
     // A locked G exited: this thread ends now; newm or shutdown joins it.
     // If shutdown already took allm, it joins this M itself.
@@ -1145,6 +1271,10 @@ void run_user(G* gp) {
 }
 
 [[noreturn]] void goexit(G* gp) {
+  if (gp->syscalldepth) {  // returned without goro_syscall_exit()
+    gp->syscalldepth = 0;
+    exitsyscall(gp);
+  }
   if (gp->fls) fls_run_destructors(&gp->fls, &gp->flscap);
   mcall(gp, SwitchOp::Exit);
   fatal("goexit: dead goroutine resumed");
@@ -1162,6 +1292,7 @@ void gentry(bctx::transfer_t t) {
 // gdestroy finishes a G that exited. Runs on g0 of m, which holds a P.
 void gdestroy(M* m, G* gp) {
   P* p = m->p;
+  GORO_PROBE1(g_exit, gp->goid);
   gp->status.store(Gdead, std::memory_order_relaxed);
   san::tsan_destroy_fiber(gp->tsan_fiber);
   gp->tsan_fiber = nullptr;
@@ -1259,20 +1390,6 @@ void procresize(int32_t n) {
   }
 }
 
-int default_maxprocs() {
-  if (const char* env = getenv("GORO_MAXPROCS")) {
-    char* end;
-    long v = strtol(env, &end, 10);
-    if (*env && !*end && v >= 1 && v <= GORO_MAXPROCS_MAX) return int(v);
-    fprintf(stderr, "goro: ignoring GORO_MAXPROCS=%s (want 1..%d)\n", env, GORO_MAXPROCS_MAX);
-  }
-  cpu_set_t set;
-  int n = 0;
-  if (sched_getaffinity(0, sizeof set, &set) == 0) n = CPU_COUNT(&set);
-  if (n <= 0) n = int(sysconf(_SC_NPROCESSORS_ONLN));
-  return std::clamp(n, 1, GORO_MAXPROCS_MAX);
-}
-
 int validate_config(const goro_config_t* cfg, goro_config_t* out) {
   goro_config_t c = GORO_CONFIG_INIT;
   if (cfg) {
@@ -1288,6 +1405,15 @@ int validate_config(const goro_config_t* cfg, goro_config_t* out) {
   if (c.stack_size != 0 && (c.stack_size < GORO_STACK_MIN || c.stack_size > GORO_STACK_MAX))
     return -EINVAL;
   if (c.guarded_stacks < -1) return -EINVAL;
+  if (c.maxprocs_rounding < GORO_MAXPROCS_ROUND_DEFAULT ||
+      c.maxprocs_rounding > GORO_MAXPROCS_ROUND_FLOOR)
+    return -EINVAL;
+  if (c.maxprocs_min < 0 || c.maxprocs_min > GORO_MAXPROCS_MAX) return -EINVAL;
+  if (c.max_threads != 0 && (c.max_threads < 2 || c.max_threads > kMaxThreadsLimit))
+    return -EINVAL;
+  if (c.preempt_signal != 0 && c.preempt_signal != -1 && !preempt_signal_ok(c.preempt_signal))
+    return -EINVAL;
+  if (c.preempt_ns < 0) return -EINVAL;
   *out = c;
   return 0;
 }
@@ -1304,15 +1430,21 @@ int start_locked(const goro_config_t& c) {
   size_t dflt = c.stack_size ? c.stack_size : (san::kEnabled ? 256u << 10 : 64u << 10);
   sched.stack_size = round_page(dflt);
   sched.exception_policy = c.exception_policy;
+  sched.max_threads = c.max_threads ? c.max_threads : env_max_threads();
+  sched.preempt_ns = c.preempt_ns ? std::max<int64_t>(c.preempt_ns, kPreemptNsMin) : kPreemptNsDefault;
+  sched.preempt_signal = c.preempt_signal == 0 ? SIGURG : c.preempt_signal < 0 ? 0 : c.preempt_signal;
+  debug_parse_env();
+  trace_start();  // schedtrace hook, SIGQUIT dump (trace.cpp)
   stack_pool_init(sched.stack_size, c.guarded_stacks);
   if (!netpoll_init()) return -errno ? -errno : -ENOMEM;
   signals_install_once();
+  preempt_install(sched.preempt_signal);
   sched.lastpoll.store(nanotime());
   sched.pollUntil.store(0);
   sched.nmspinning.store(0);
   sched.gomaxprocs.store(0);
   sched.state.store(kRunning);
-  procresize(c.maxprocs ? c.maxprocs : default_maxprocs());
+  procresize(maxprocs_init(c));  // pinned or automatic; fires the probe (maxprocs.cpp)
   // Start one M now, so that a later failure to create threads can only cost
   // parallelism, never progress. It parks at once.
   P* p;
@@ -1326,6 +1458,7 @@ int start_locked(const goro_config_t& c) {
     LockGuard lg(sched.lock);
     ok = sched.mcount > 0;
   }
+  if (ok) ok = sysmon_start();
   if (!ok) {
     shutdown_locked();
     return -EAGAIN;
@@ -1333,7 +1466,168 @@ int start_locked(const goro_config_t& c) {
   return 0;
 }
 
+// ---------------------------------------------------------------------------
+// What sysmon (sysmon.cpp) does to the scheduler. Everything in this part
+// runs on the sysmon thread only.
+
+// SysmonTick is sysmon's memory of one P between two looks (Go's sysmontick).
+struct SysmonTick {
+  uint32_t schedtick = 0;
+  uint32_t syscalltick = 0;
+  int64_t schedwhen = 0;
+  int64_t syscallwhen = 0;
+};
+SysmonTick sysmonticks[GORO_MAXPROCS_MAX];  // sysmon thread only
+
+// drop_retaken_p: p was retaken from a syscall but maxprocs shrank below it
+// meanwhile; retire it as retirep() would (its Gs go global, timers to P0).
+void drop_retaken_p(P* p) {
+  sched.lock.lock();
+  if (p->id < sched.gomaxprocs.load()) {  // regrown meanwhile
+    sched.lock.unlock();
+    handoffp(p);
+    return;
+  }
+  while (G* gp = runqget(p)) globrunqput(gp);
+  p->status.store(Pdead, std::memory_order_relaxed);
+  sched.lock.unlock();
+  gfpurge(p);
+  P* p0 = sched.allp[0];
+  p->timers.move_to(&p0->timers);
+  if (int64_t when = p0->timers.next()) wakeNetPoller(when);
+  if (sched.runqsize.load() > 0) wakep();
+}
+
+// work_waiting: is there work that the G running on p keeps waiting?
+bool work_waiting(P* p, int64_t now) {
+  if (sched.runqsize.load(std::memory_order_relaxed) > 0 || !runqempty(p)) return true;
+  int64_t w = p->timers.next();
+  return w != 0 && w <= now;
+}
+
+// preemptone asks the G running on p to yield (Go's preemptone): it sets
+// gp->preempt, which the G sees at its next runtime call, and signals its M
+// for an asynchronous switch. sched.lock keeps p's M from exiting meanwhile
+// (an exiting M takes the lock before it is freed). False: no G runs on p.
+bool preemptone(P* p) {
+  LockGuard lg(sched.lock);
+  if (p->status.load() != Prunning) return false;
+  M* m = p->m.load(std::memory_order_acquire);
+  if (!m) return false;
+  G* gp = m->curg.load(std::memory_order_acquire);
+  if (!gp) return false;
+  if (gp->preempt.load(std::memory_order_relaxed)) {
+    // The request made a whole slice ago is still pending: gp ignores it.
+    stat_add(g_counters.preempt_ignored);
+    gp->preempt_ignored.fetch_add(1, std::memory_order_relaxed);
+  }
+  gp->preempt.store(true, std::memory_order_relaxed);
+  preempt_signal_m(m, gp);
+  return true;
+}
+
 }  // namespace
+
+int sysmon_retake(int64_t now, int64_t* next_look) {
+  int n = 0;
+  int64_t next = 0;
+  int32_t np = sched.nallp.load();
+  for (int32_t i = 0; i < np; i++) {
+    P* p = sched.allp[i];
+    if (!p) continue;
+    SysmonTick& pd = sysmonticks[i];
+    uint32_t s = p->status.load();
+    if (s == Prunning) {
+      // Preempt a G that has run for a whole slice while work waits.
+      uint32_t t = p->schedtick.load(std::memory_order_relaxed);
+      if (pd.schedtick != t) {
+        pd.schedtick = t;
+        pd.schedwhen = now;
+      } else if (pd.schedwhen + sched.preempt_ns <= now && work_waiting(p, now)) {
+        if (preemptone(p)) pd.schedwhen = now;  // the next request a slice later
+      }
+      int64_t due = pd.schedwhen + sched.preempt_ns;
+      // A slice that ran out with nothing waiting: look again in half a
+      // slice, not at once (sysmon would spin while a lone G runs).
+      if (due <= now) due = now + sched.preempt_ns / 2;
+      if (next == 0 || due < next) next = due;
+    } else if (s == Psyscall) {
+      // Retake a P from a syscall at the second look (>= one sysmon delay,
+      // ~20 us when busy) if work waits or no other M/P could take it, and
+      // after 10 ms regardless (Go's retake).
+      uint32_t t = p->syscalltick.load(std::memory_order_relaxed);
+      if (pd.syscalltick != t) {
+        pd.syscalltick = t;
+        pd.syscallwhen = now;
+        continue;
+      }
+      if (runqempty(p) && sched.runqsize.load() == 0 &&
+          sched.nmspinning.load() + sched.npidle.load() > 0 && pd.syscallwhen + kSyscallRetakeNs > now)
+        continue;
+      uint32_t e = Psyscall;
+      if (p->status.compare_exchange_strong(e, Pidle, std::memory_order_acq_rel)) {
+        // sysmon owns p now; its M will find it gone at syscall exit.
+        n++;
+        p->syscalltick.store(t + 1, std::memory_order_relaxed);
+        stat_add(g_counters.handoffs);
+        GORO_PROBE2(handoff, p->id, 1);
+        if (p->id >= sched.gomaxprocs.load())
+          drop_retaken_p(p);
+        else
+          handoffp(p);
+      }
+    }
+  }
+  *next_look = next;
+  return n;
+}
+
+bool sysmon_idle_begin(bool* extra_ms) {
+  LockGuard lg(sched.lock);
+  *extra_ms = sched.nmidle > sched.gomaxprocs.load();
+  if (sched.state.load() != kRunning) return false;
+  if (sched.npidle.load() != sched.gomaxprocs.load()) return false;
+  sched.sysmonwait = true;
+  return true;
+}
+
+void sysmon_idle_end() {
+  LockGuard lg(sched.lock);
+  sched.sysmonwait = false;
+}
+
+void sysmon_netpoll(int64_t now) {
+  // Go's sysmon: poll the network if nobody has for 10 ms (busy Ms poll
+  // only when they run out of work; a blocked poller means lastpoll == 0).
+  if (!netpoll_any_waiters()) return;
+  int64_t lp = sched.lastpoll.load();
+  if (lp == 0 || netpoll_last_poll_ns() + 10000000 > now) return;
+  if (!sched.lastpoll.compare_exchange_strong(lp, now)) return;
+  if (G* list = netpoll(0)) injectglist(list);
+}
+
+void sysmon_retire_ms(int64_t now) {
+  {
+    // Keep gomaxprocs idle Ms (the most recently parked: the list is LIFO);
+    // end the others once they have been idle for kMIdleRetireNs.
+    LockGuard lg(sched.lock);
+    int32_t keep = sched.gomaxprocs.load();
+    int32_t i = 0;
+    for (M** pp = &sched.midle; *pp;) {
+      M* m = *pp;
+      if (++i > keep && now - m->idle_since >= kMIdleRetireNs) {
+        *pp = m->schedlink;
+        sched.nmidle--;
+        m->exiting = true;  // stopm returns false, mstart moves it to mdead
+        m->nextp = nullptr;
+        m->park.wakeup();
+      } else {
+        pp = &m->schedlink;
+      }
+    }
+  }
+  reapdead();
+}
 
 // ---------------------------------------------------------------------------
 // The scheduler's internal API (sched.h).
@@ -1347,16 +1641,47 @@ GORO_NOIPA M* getm() {
 GORO_NOIPA G* getg() {
   M* m = tls_m;
   asm volatile("" ::: "memory");
-  return m ? m->curg : nullptr;
+  return m ? m->curg.load(std::memory_order_relaxed) : nullptr;
 }
+
+namespace {
+
+// SyscallPause: a G that parks or yields between goro_syscall_enter() and
+// goro_syscall_exit() leaves the syscall state for the switch (it needs a P
+// to switch through g0) and re-enters it when resumed, on whatever M.
+class SyscallPause {
+ public:
+  explicit SyscallPause(G* gp) : gp_(gp), depth_(gp->syscalldepth) {
+    if (depth_) {
+      gp_->syscalldepth = 0;
+      exitsyscall(gp_);
+    }
+  }
+  ~SyscallPause() {
+    if (depth_) {
+      entersyscall(gp_);
+      gp_->syscalldepth = depth_;
+    }
+  }
+  SyscallPause(const SyscallPause&) = delete;
+  SyscallPause& operator=(const SyscallPause&) = delete;
+
+ private:
+  G* gp_;
+  uint32_t depth_;
+};
+
+}  // namespace
 
 void gopark(ParkUnlockFn unlockf, void* arg, const char* reason) {
   G* gp = getg();
   throw_if(!gp, "gopark: not on a goroutine");
+  SyscallPause sp(gp);
   M* m = gp->m;
   m->unlockf = unlockf;
   m->unlockarg = arg;
   gp->waitreason = reason;
+  gp->waitsince = coarsetime();  // for goro_dump (trace.h)
   mcall(gp, SwitchOp::Park);
 }
 
@@ -1387,7 +1712,103 @@ void gosched() {
     sched_yield();
     return;
   }
+  SyscallPause sp(gp);
   mcall(gp, SwitchOp::Yield);
+}
+
+// ---------------------------------------------------------------------------
+// Blocking system calls (Go's entersyscall / exitsyscall).
+
+// entersyscall puts gp's P in Psyscall, still attached to nobody: from now
+// on sysmon may retake it (retake()) and this M may block. Runs on gp.
+void entersyscall(G* gp) {
+  M* m = gp->m;
+  P* p = m->p;
+  stat_add(g_counters.syscalls);
+  GORO_PROBE2(syscall_enter, gp->goid, p->id);
+  gp->status.store(Gsyscall, std::memory_order_relaxed);
+  p->syscalltick.store(p->syscalltick.load(std::memory_order_relaxed) + 1,
+                       std::memory_order_relaxed);
+  m->oldp = p;
+  m->p = nullptr;
+  p->m.store(nullptr, std::memory_order_relaxed);
+  // Publishes everything above to whoever CASes the P away from Psyscall.
+  p->status.store(Psyscall, std::memory_order_release);
+  sysmon_kick();  // a sysmon in a long sleep would retake the P late
+}
+
+// exitsyscall gives gp a P again: its own if sysmon did not retake it, else
+// an idle one, else gp queues globally and this M parks (execute(),
+// SwitchOp::ExitSyscall). Runs on gp; returns running on some M with a P.
+void exitsyscall(G* gp) {
+  M* m = gp->m;
+  P* oldp = m->oldp;
+  m->oldp = nullptr;
+  uint32_t s = Psyscall;
+  // A P in Psyscall is running nothing, so whoever CASes it away owns it,
+  // even if it passed through other Ms since this syscall began.
+  if (oldp && oldp->status.compare_exchange_strong(s, Prunning, std::memory_order_acq_rel)) {
+    m->p = oldp;
+    oldp->m.store(m, std::memory_order_release);
+    GORO_PROBE2(p_acquire, oldp->id, m->id);
+  } else {
+    P* p = nullptr;
+    if (sched.state.load(std::memory_order_relaxed) == kRunning) {
+      LockGuard lg(sched.lock);
+      p = pidleget();
+    }
+    if (p) {
+      acquirep(m, p);
+    } else {
+      GORO_PROBE2(syscall_exit, gp->goid, -1);
+      mcall(gp, SwitchOp::ExitSyscall);
+      gp->status.store(Grunning, std::memory_order_relaxed);
+      return;
+    }
+  }
+  gp->status.store(Grunning, std::memory_order_relaxed);
+  GORO_PROBE2(syscall_exit, gp->goid, m->p->id);
+}
+
+int32_t env_max_threads() {
+  if (const char* env = getenv("GORO_MAX_THREADS")) {
+    char* end;
+    long v = strtol(env, &end, 10);
+    if (*env && !*end && v >= 2 && v <= kMaxThreadsLimit) return int32_t(v);
+    fprintf(stderr, "goro: ignoring GORO_MAX_THREADS=%s (want 2..%d)\n", env, kMaxThreadsLimit);
+  }
+  return kMaxThreadsDefault;
+}
+
+int64_t rt_preempt_ns() { return sched.preempt_ns; }
+
+void preempt_yield(G* gp) {
+  (void)gp;
+  gosched();  // execute() counts the request honoured as gp switches out
+}
+
+int rt_syscall_enter() {
+  G* gp = getg();
+  if (!gp) return 0;  // a plain thread has no P to hand off
+  if (gp->syscalldepth == UINT32_MAX) return -EOVERFLOW;
+  if (gp->syscalldepth++ == 0) entersyscall(gp);
+  return 0;
+}
+
+int rt_syscall_exit() {
+  G* gp = getg();
+  if (!gp) return 0;
+  if (gp->syscalldepth == 0) return -EINVAL;
+  if (--gp->syscalldepth == 0) {
+    exitsyscall(gp);
+    preempt_check();  // as Go's exitsyscall: a pending request is served now
+  }
+  return 0;
+}
+
+bool rt_in_syscall() {
+  G* gp = getg();
+  return gp && gp->syscalldepth > 0;
 }
 
 ApiRef::ApiRef() {
@@ -1398,6 +1819,13 @@ ApiRef::ApiRef() {
 ApiRef::~ApiRef() { sched.api_refs.fetch_sub(1); }
 
 bool rt_running() { return sched.state.load(std::memory_order_acquire) == kRunning; }
+
+// sched_view exposes the scheduler state to the observers (trace.h).
+void sched_view(SchedView* v) {
+  *v = SchedView{&sched.gomaxprocs, &sched.npidle, &sched.nmspinning, &sched.runqsize,
+                 &sched.nallp, &sched.foreign_created, sched.allp, &sched.lock,
+                 &sched.allm, &sched.midle, &sched.mcount, &sched.nmidle};
+}
 
 int rt_init(const goro_config_t* cfg) {
   if (getg()) return -EDEADLK;
@@ -1433,6 +1861,7 @@ namespace {
 int shutdown_locked() {
   sched.state.store(kStopping);
   while (sched.api_refs.load() > 0) sched_yield();
+  sysmon_stop();  // before any M or P goes away: sysmon looks at both
 
   // Wake every M; each sees kStopping at its next scheduling round and ends.
   for (;;) {
@@ -1474,6 +1903,7 @@ int shutdown_locked() {
     delete[] chunk;
   }
   sched.gchunks.clear();
+  allg_reset();
   sched.gfree = nullptr;
   sched.gfreecnt = 0;
   timer_del(&sched.scavtimer);
@@ -1512,7 +1942,7 @@ int shutdown_locked() {
 }  // namespace
 
 int rt_newproc(goro_fn fn, void* arg, size_t stack_size, const char* name, uint64_t* id,
-               void (*exitfn)(void*), void* exitarg) {
+               void (*exitfn)(void*), void* exitarg, const void* gopc, int asyncmod) {
   if (sched.state.load(std::memory_order_acquire) != kRunning) return -ESHUTDOWN;
   size_t want = stack_size ? round_page(stack_size) : sched.stack_size;
   M* m = getm();
@@ -1540,6 +1970,12 @@ int rt_newproc(goro_fn fn, void* arg, size_t stack_size, const char* name, uint6
   gp->lockedm = nullptr;
   gp->lockedcount = 0;
   gp->waitreason = "";
+  // Preemption and syscall state (a reused G may have exited inside a region).
+  gp->preempt.store(false, std::memory_order_relaxed);
+  gp->asyncsafe.store(asyncmod != 0 ? 1 : 0, std::memory_order_relaxed);
+  gp->asyncmod.store(asyncmod, std::memory_order_relaxed);
+  gp->preempt_ignored.store(0, std::memory_order_relaxed);
+  gp->syscalldepth = 0;
   if (name) {
     strncpy(gp->name, name, sizeof gp->name - 1);
     gp->name[sizeof gp->name - 1] = 0;
@@ -1557,6 +1993,10 @@ int rt_newproc(goro_fn fn, void* arg, size_t stack_size, const char* name, uint6
     gp->goid = sched.goidgen.fetch_add(1) + 1;
   }
   if (id) *id = gp->goid;
+  gp->gopc = gopc;  // creation site and creator, for goro_dump (trace.h)
+  G* creator = m ? static_cast<G*>(m->curg) : nullptr;
+  gp->parentgoid = creator ? creator->goid : 0;
+  GORO_PROBE2(g_create, gp->goid, gp->parentgoid);
   gp->status.store(Grunnable, std::memory_order_release);
   if (p) {
     p->gcreated.store(p->gcreated.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
@@ -1594,13 +2034,14 @@ void run_exited(void* a) {
 
 }  // namespace
 
-int rt_run(goro_fn fn, void* arg) {
+int rt_run(goro_fn fn, void* arg, const void* gopc) {
   RunWaiter rw;
   rw.fn = fn;
   rw.arg = arg;
   if (G* gp = getg()) {
     rw.w.g = gp;
-    if (int err = rt_newproc(run_trampoline, &rw, 0, nullptr, nullptr, run_exited, &rw)) return err;
+    if (int err = rt_newproc(run_trampoline, &rw, 0, nullptr, nullptr, run_exited, &rw, gopc))
+      return err;
     sched.runlock.lock();
     if (rw.done) {
       sched.runlock.unlock();
@@ -1623,7 +2064,8 @@ int rt_run(goro_fn fn, void* arg) {
   int err;
   {
     ApiRef ref;
-    err = ref.ok() ? rt_newproc(run_trampoline, &rw, 0, nullptr, nullptr, run_exited, &rw) : -ESHUTDOWN;
+    err = ref.ok() ? rt_newproc(run_trampoline, &rw, 0, nullptr, nullptr, run_exited, &rw, gopc)
+                   : -ESHUTDOWN;
   }
   if (err == 0) rw.w.block_thread();
   LockGuard lg(sched.runlock);
@@ -1640,6 +2082,11 @@ int rt_maxprocs(int n) {
   if (int err = rt_ensure_started()) return err;
   ApiRef ref;
   if (!ref.ok()) return -ESHUTDOWN;
+  if (n > 0) return maxprocs_pin(n);  // pins; resizes through rt_procresize
+  return sched.gomaxprocs.load();
+}
+
+int rt_procresize(int n) {
   int old = sched.gomaxprocs.load();
   if (n > 0 && n != old) procresize(n);
   return old;

@@ -41,10 +41,15 @@ enum GStatus : uint32_t {
   Gwaiting = 3,
   // Gdead: finished; its stack may be cached for reuse. Owned by a free list.
   Gdead = 4,
+  // Gsyscall: running user code between goro_syscall_enter() and
+  // goro_syscall_exit() on its M, which holds no P (the P is in Psyscall
+  // or was retaken). Owned by that M; not on any run queue.
+  Gsyscall = 5,
 };
 
 // What a G asks its M to do when it switches to g0 (Go's mcall targets).
-enum class SwitchOp : uint32_t { None, Yield, Park, Exit };
+// ExitSyscall: the G left a syscall and found no P; g0 queues it globally.
+enum class SwitchOp : uint32_t { None, Yield, Park, Exit, ExitSyscall };
 
 // ParkUnlockFn runs on g0 after the G is fully off its stack: the point where
 // it becomes safe for another thread to goready() it. Returning false means
@@ -76,9 +81,27 @@ struct G {
   uint32_t flscap = 0;
   bool scav_seen = false;       // free and unused at the last scavenge (sched.gflock)
   char name[32] = {0};
+  // Observability (trace.cpp): set at spawn by the creator, or at park by the
+  // G itself; read racily by goro_dump, schedtrace and the gdb script.
+  const void* gopc = nullptr;   // return address in the code that called goro_go
+  uint64_t parentgoid = 0;      // goid of the creating G (0: a plain thread)
+  int64_t waitsince = 0;        // coarse monotonic ns when it last parked (gopark)
   // Sanitizer fiber state (unused in normal builds).
   void* tsan_fiber = nullptr;
   void* asan_fake_stack = nullptr;
+  // Preemption (preempt.cpp, sysmon.cpp). sysmon sets `preempt` to ask the
+  // G to yield; the G clears it when it next switches out (execute()).
+  std::atomic<bool> preempt{false};
+  // goro_async_preemptible_begin() nesting; the G's own, also read by the
+  // preemption signal handler on the G's own thread.
+  std::atomic<uint32_t> asyncsafe{0};
+  // Module (preempt.cpp's table index + 1) whose code may be switched out
+  // asynchronously; 0: none recorded. The G's own.
+  std::atomic<int32_t> asyncmod{0};
+  // Requests this G left pending for a whole preemption slice (sysmon
+  // writes, anyone reads).
+  std::atomic<uint64_t> preempt_ignored{0};
+  uint32_t syscalldepth = 0;    // goro_syscall_enter() nesting; the G's own
 };
 
 struct M {
@@ -86,7 +109,9 @@ struct M {
   pthread_t thread{};
   pid_t tid = 0;
   fcontext_t g0ctx = nullptr;   // this thread's scheduler context while a G runs on it
-  G* curg = nullptr;            // G running on this M, or null on g0
+  // G running on this M, or null on g0. Written by the M on g0 only;
+  // atomic because sysmon and the signal handler read it.
+  std::atomic<G*> curg{nullptr};
   P* p = nullptr;               // attached P; owner M only
   P* nextp = nullptr;           // P handed over by startm/startlockedm before notewakeup
   bool spinning = false;        // looking for work; counted in sched.nmspinning
@@ -102,6 +127,12 @@ struct M {
   void* unlockarg = nullptr;
   // Signal alternate stack for overflow reports.
   void* altstack = nullptr;
+  // Syscalls: the P this M held when its G entered a syscall (owner M).
+  P* oldp = nullptr;
+  // A preemption signal sysmon sent that the handler has not seen yet
+  // (set by sysmon before tgkill, cleared by the handler).
+  std::atomic<uint32_t> signal_pending{0};
+  int64_t idle_since = 0;       // when it last went on the idle list (sched.lock)
   // Sanitizer state of the thread's own stack (g0).
   void* tsan_fiber = nullptr;
   void* asan_fake_stack = nullptr;
@@ -111,7 +142,11 @@ struct M {
 
 // P states. Transitions between idle, running and dead happen under
 // sched.lock (or by the owner M on a P it holds).
-enum PStatus : uint32_t { Pidle = 0, Prunning = 1, Pdead = 2 };
+// Psyscall: its M's G is in a syscall (goro_syscall_enter). The P is not
+// running any code, and is owned by whoever CASes the status away from
+// Psyscall: the same M at syscall exit (-> Prunning), or sysmon's retake
+// (-> Pidle, then handoffp). Go's _Psyscall.
+enum PStatus : uint32_t { Pidle = 0, Prunning = 1, Pdead = 2, Psyscall = 3 };
 
 constexpr uint32_t kRunqSize = 256;  // Go's local run queue size
 constexpr int kGfreeLocalMax = 64;   // free Gs cached per P (with stacks)
@@ -119,9 +154,12 @@ constexpr int kGfreeLocalMax = 64;   // free Gs cached per P (with stacks)
 struct P {
   int32_t id = 0;
   std::atomic<uint32_t> status{Pdead};
-  M* m = nullptr;               // owner M while Prunning
+  std::atomic<M*> m{nullptr};   // owner M while Prunning; read by sysmon under sched.lock
   P* link = nullptr;            // idle P list (sched.lock)
-  uint32_t schedtick = 0;       // incremented at every execute(); owner P
+  // Incremented at every execute() / syscall enter by the owner P; sysmon
+  // reads them to tell a long-running G or syscall from a new one.
+  std::atomic<uint32_t> schedtick{0};
+  std::atomic<uint32_t> syscalltick{0};
   // Local run queue: a lock-free ring. Only the owner P writes runqtail and
   // the slots; anyone may consume by CAS on runqhead (Go's runq.go).
   std::atomic<uint32_t> runqhead{0};

@@ -40,10 +40,12 @@ int rt_ensure_started();
 bool rt_running();
 
 // rt_newproc starts a goroutine. exitfn(exitarg), if set, runs on g0 after
-// the goroutine has exited and been counted out.
+// the goroutine has exited and been counted out. gopc is the return address
+// in the code that asked for it (goro_go's caller), shown by goro_dump.
 int rt_newproc(goro_fn fn, void* arg, size_t stack_size, const char* name, uint64_t* id,
-               void (*exitfn)(void*) = nullptr, void* exitarg = nullptr);
-int rt_run(goro_fn fn, void* arg);
+               void (*exitfn)(void*) = nullptr, void* exitarg = nullptr,
+               const void* gopc = nullptr, int asyncmod = 0);
+int rt_run(goro_fn fn, void* arg, const void* gopc = nullptr);  // gopc: see rt_newproc
 int rt_maxprocs(int n);
 int rt_num_goroutine();
 int rt_sleep(int64_t ns);
@@ -75,5 +77,77 @@ void report_if_stack_overflow(const void* addr, const void* sp);
 void signals_install_once();
 void* signals_m_init();
 void signals_m_fini(void* altstack);
+
+// ---------------------------------------------------------------------------
+// Blocking system calls (proc.cpp; Go's entersyscall/exitsyscall). Both run
+// on the G itself. entersyscall: the G's P goes to Psyscall and may be
+// retaken by sysmon. exitsyscall: returns with a P again (the old one, an
+// idle one, or after queueing globally and being rescheduled).
+void entersyscall(G* gp);
+void exitsyscall(G* gp);
+// The C API's goro_syscall_enter/exit: nesting counted per G; no-ops on a
+// plain thread; exit without enter is -EINVAL.
+int rt_syscall_enter();
+int rt_syscall_exit();
+bool rt_in_syscall();
+
+// The thread cap (goro_config_t.max_threads): largest accepted value, and
+// the value used when the config leaves it 0 (GORO_MAX_THREADS or 10000).
+constexpr int32_t kMaxThreadsLimit = 1 << 20;
+int32_t env_max_threads();
+
+// ---------------------------------------------------------------------------
+// Preemption (preempt.cpp). sysmon sets gp->preempt on a G that has run a
+// whole slice while work waits; the G yields at its next preemption point.
+constexpr int64_t kPreemptNsMin = 100000;  // preempt_ns is raised to at least 100 us
+void preempt_yield(G* gp);
+// preempt_check() is the cooperative preemption point: one TLS read and one
+// load on the fast path. Called at the runtime's entry points (see
+// docs/design.md, "Preemption").
+inline void preempt_check() {
+  G* gp = getg();
+  if (gp && __builtin_expect(gp->preempt.load(std::memory_order_relaxed), 0)) preempt_yield(gp);
+}
+// preempt_signal_ok: may sig be the preemption signal?
+bool preempt_signal_ok(int sig);
+// preempt_install: installs the handler for sig (0: none) once per process
+// and signal, remembering the handler present before (chained to).
+void preempt_install(int sig);
+// preempt_signo: the signal Ms must leave unblocked (0: none).
+int preempt_signo();
+// preempt_signal_m: sends the preemption signal to m, unless one is in
+// flight already, async preemption is off, or the host replaced our handler.
+// sysmon only, sched.lock held.
+void preempt_signal_m(M* m, G* gp);
+// The configured preemption slice (proc.cpp).
+int64_t rt_preempt_ns();
+// preempt_module: the module id (> 0) whose code at addr may be switched
+// out asynchronously (the goroutine's asyncmod), or 0: unknown code, or code
+// in the same object as libgoro (a static link).
+int preempt_module(const void* addr);
+// goro_async_preemptible_begin/end for the calling G; caller is the return
+// address into the code that marks the region. No-ops on a plain thread.
+int rt_async_begin(const void* caller);
+int rt_async_end();
+void preempt_info(goro_preempt_info_t* out);
+
+// ---------------------------------------------------------------------------
+// sysmon (sysmon.cpp; hook registration in sysmon.h).
+bool sysmon_start();  // false: the thread could not be created
+void sysmon_stop();   // joins it; idempotent
+void sysmon_kick();   // a G entered a syscall: shorten a long sysmon sleep
+void sysmon_wake();   // end sysmon's deep sleep (sched.lock held)
+// What sysmon does to the scheduler (proc.cpp); sysmon thread only.
+// sysmon_retake: preempt long-running Gs, retake Ps from syscalls. Returns
+// the number of Ps retaken; *next_look is when the earliest running G's
+// slice ends (0: no P runs a G).
+int sysmon_retake(int64_t now, int64_t* next_look);
+// sysmon_idle_begin: if every P is idle, mark sysmon as deeply asleep (the
+// next pidleget() wakes it) and return true. *extra_ms: more idle Ms than
+// sysmon_retire_ms() keeps.
+bool sysmon_idle_begin(bool* extra_ms);
+void sysmon_idle_end();
+void sysmon_netpoll(int64_t now);     // the 10 ms netpoll fallback
+void sysmon_retire_ms(int64_t now);   // end idle Ms beyond the kept ones; join dead Ms
 
 }  // namespace goro::rt

@@ -25,6 +25,7 @@
 #include <vector>
 
 #include "sched/sched.h"
+#include "sync/context.h"
 #include "time/timer.h"
 
 namespace goro::rt {
@@ -140,7 +141,9 @@ namespace {
 // try_locked() can, else, if allowed, by queueing on q until a partner, the
 // deadline or close. The blocked operation holds a channel reference.
 template <typename TryLocked>
-int chan_op(Chan* c, WaitQueue& q, void* ep, bool block, int64_t deadline, TryLocked try_locked) {
+int chan_op(Chan* c, WaitQueue& q, void* ep, bool block, int64_t deadline, Context* ctx,
+            TryLocked try_locked) {
+  preempt_check();  // a preemption point (sched.h)
   int rc = 0;
   Waiter* peer = nullptr;
   c->lock.lock();
@@ -160,6 +163,8 @@ int chan_op(Chan* c, WaitQueue& q, void* ep, bool block, int64_t deadline, TryLo
   Waiter w;
   w.g = getg();
   w.elem = ep;
+  w.ctx = ctx;
+  w.waitreason = &q == &c->recvq ? "chan receive" : "chan send";  // Go's wait reasons
   q.push_back(&w);
   chan_retain(c);
   if (!w.block(&c->lock, deadline)) {
@@ -176,13 +181,13 @@ int chan_op(Chan* c, WaitQueue& q, void* ep, bool block, int64_t deadline, TryLo
 
 }  // namespace
 
-int chan_send(Chan* c, const void* ep, bool block, int64_t deadline) {
-  return chan_op(c, c->sendq, const_cast<void*>(ep), block, deadline,
+int chan_send(Chan* c, const void* ep, bool block, int64_t deadline, Context* ctx) {
+  return chan_op(c, c->sendq, const_cast<void*>(ep), block, deadline, ctx,
                  [&](int* rc, Waiter** peer) { return send_locked(c, ep, rc, peer); });
 }
 
-int chan_recv(Chan* c, void* ep, bool block, int64_t deadline) {
-  return chan_op(c, c->recvq, ep, block, deadline,
+int chan_recv(Chan* c, void* ep, bool block, int64_t deadline, Context* ctx) {
+  return chan_op(c, c->recvq, ep, block, deadline, ctx,
                  [&](int* rc, Waiter** peer) { return recv_locked(c, ep, rc, peer); });
 }
 
@@ -237,7 +242,9 @@ uint32_t sel_rand() {
 
 }  // namespace
 
-int chan_select(goro_select_case_t* cases, size_t n, bool block, int64_t deadline) {
+int chan_select(goro_select_case_t* cases, size_t n, bool block, int64_t deadline,
+                Context* ctx) {
+  preempt_check();  // a preemption point (sched.h)
   std::vector<uint32_t> pollorder;
   std::vector<Chan*> order;
   try {
@@ -293,6 +300,8 @@ int chan_select(goro_select_case_t* cases, size_t n, bool block, int64_t deadlin
   G* gp = getg();
   Waiter* first = nw ? &ws[0] : &single;
   first->g = gp;
+  first->ctx = ctx;
+  first->waitreason = nw ? "select" : "select (no cases)";
   for (size_t k = 0; k < nw; k++) {
     uint32_t i = uint32_t(pollorder[k]);
     Waiter* w = &ws[k];
@@ -391,6 +400,7 @@ void chan_timer_fired(Timer* t) {
 }  // namespace
 
 void chan_timers_shutdown() {
+  live_timers_shutdown();  // contexts' and pools' timers (context.h)
   // No M runs any more: timers are inert. Free what is left.
   LockGuard lg(g_live_mu);
   while (ChanTimer* ct = g_live) {
@@ -454,6 +464,24 @@ GORO_API int goro_chan_recv(goro_chan_t* ch, void* elem, int64_t deadline) noexc
   return chan_recv(C(ch), elem, true, deadline);
 }
 
+GORO_API int goro_chan_send_ctx(goro_chan_t* ch, const void* elem, goro_ctx_t* ctx) noexcept {
+  if (!ch || !ctx || (!elem && C(ch)->elemsize)) return -EINVAL;
+  Context* cx = reinterpret_cast<Context*>(ctx);
+  ctx_retain(cx);
+  int rc = ctx_wait_error(cx, chan_send(C(ch), elem, true, cx->deadline, cx));
+  ctx_release(cx);
+  return rc;
+}
+
+GORO_API int goro_chan_recv_ctx(goro_chan_t* ch, void* elem, goro_ctx_t* ctx) noexcept {
+  if (!ch || !ctx) return -EINVAL;
+  Context* cx = reinterpret_cast<Context*>(ctx);
+  ctx_retain(cx);
+  int rc = ctx_wait_error(cx, chan_recv(C(ch), elem, true, cx->deadline, cx));
+  ctx_release(cx);
+  return rc;
+}
+
 GORO_API int goro_chan_try_send(goro_chan_t* ch, const void* elem) noexcept {
   if (!ch || (!elem && C(ch)->elemsize)) return -EINVAL;
   return chan_send(C(ch), elem, false, -1);
@@ -480,8 +508,7 @@ GORO_API int goro_chan_cap(goro_chan_t* ch) noexcept {
   return int(C(ch)->dataqsiz);
 }
 
-GORO_API int goro_select(goro_select_case_t* cases, size_t n, int flags,
-                         int64_t deadline) noexcept {
+static int select_check(goro_select_case_t* cases, size_t n, int flags) {
   if ((!cases && n > 0) || n > GORO_SELECT_MAX || (flags & ~GORO_SELECT_NONBLOCK)) return -EINVAL;
   for (size_t i = 0; i < n; i++) {
     if (cases[i].op != GORO_SELECT_RECV && cases[i].op != GORO_SELECT_SEND) return -EINVAL;
@@ -489,7 +516,25 @@ GORO_API int goro_select(goro_select_case_t* cases, size_t n, int flags,
         C(cases[i].ch)->elemsize)
       return -EINVAL;
   }
+  return 0;
+}
+
+GORO_API int goro_select(goro_select_case_t* cases, size_t n, int flags,
+                         int64_t deadline) noexcept {
+  if (int err = select_check(cases, n, flags)) return err;
   return chan_select(cases, n, !(flags & GORO_SELECT_NONBLOCK), deadline);
+}
+
+GORO_API int goro_select_ctx(goro_select_case_t* cases, size_t n, int flags,
+                             goro_ctx_t* ctx) noexcept {
+  if (!ctx) return -EINVAL;
+  if (int err = select_check(cases, n, flags)) return err;
+  Context* cx = reinterpret_cast<Context*>(ctx);
+  ctx_retain(cx);
+  int rc = ctx_wait_error(
+      cx, chan_select(cases, n, !(flags & GORO_SELECT_NONBLOCK), cx->deadline, cx));
+  ctx_release(cx);
+  return rc;
 }
 
 GORO_API int goro_after(goro_chan_t** ch, int64_t ns) noexcept {

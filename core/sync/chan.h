@@ -27,11 +27,16 @@ struct Chan {
 Chan* chan_make(size_t elemsize, size_t cap);
 void chan_retain(Chan* c);
 void chan_release(Chan* c);
+struct Context;
+
 // chan_send / chan_recv: block=false never parks (-EAGAIN). deadline < 0: none.
-int chan_send(Chan* c, const void* ep, bool block, int64_t deadline);
-int chan_recv(Chan* c, void* ep, bool block, int64_t deadline);
+// ctx (optional, held by the caller) also ends a blocked wait: it then
+// fails with -ETIMEDOUT, which the caller maps with ctx_wait_error().
+int chan_send(Chan* c, const void* ep, bool block, int64_t deadline, Context* ctx = nullptr);
+int chan_recv(Chan* c, void* ep, bool block, int64_t deadline, Context* ctx = nullptr);
 int chan_close(Chan* c);
-int chan_select(goro_select_case_t* cases, size_t n, bool block, int64_t deadline);
+int chan_select(goro_select_case_t* cases, size_t n, bool block, int64_t deadline,
+                Context* ctx = nullptr);
 // Frees the timers of goro_after and tickers still pending (at shutdown).
 void chan_timers_shutdown();
 

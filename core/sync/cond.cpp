@@ -28,9 +28,11 @@
 
 namespace goro::rt {
 
-int Cond::wait(int64_t deadline) {
+int Cond::wait(int64_t deadline, Context* ctx) {
   Waiter w;
   w.g = getg();
+  w.ctx = ctx;
+  w.waitreason = "sync.Cond.Wait";
   lk_.lock();
   q_.push_back(&w);
   waiting_.store(1, std::memory_order_relaxed);  // published by m_->unlock()

@@ -14,9 +14,10 @@ namespace goro::rt {
 class Cond {
  public:
   explicit Cond(SyncMutex* m) : m_(m) {}
-  // wait() returns 0, -ETIMEDOUT (deadline: absolute nanotime(), < 0 none)
-  // or -EPERM if m_ is not locked; m_ is locked on return unless -EPERM.
-  int wait(int64_t deadline);
+  // wait() returns 0, -ETIMEDOUT (deadline: absolute nanotime(), < 0 none;
+  // or ctx, optional, cancelled: see waiter.h) or -EPERM if m_ is not
+  // locked; m_ is locked on return unless -EPERM.
+  int wait(int64_t deadline, Context* ctx = nullptr);
   void signal();
   void broadcast();
   bool busy();

@@ -51,9 +51,11 @@ enum : int { kWake = 0, kHandoff = 1 };
 
 }  // namespace
 
-int SyncMutex::lock_slow(int64_t deadline) {
+int SyncMutex::lock_slow(int64_t deadline, Context* ctx) {
   MWaiter w;
   w.g = getg();
+  w.ctx = ctx;
+  w.waitreason = "sync.Mutex.Lock";
   bool starving = false;  // this waiter has waited longer than kStarvationNs
   bool woken = false;     // this waiter was woken by unlock and owns kWoken
   for (;;) {

@@ -25,13 +25,13 @@ class SyncMutex {
   static constexpr int64_t kStarvationNs = 1000000;
 
   // lock() returns 0, or -ETIMEDOUT once deadline (absolute nanotime(); < 0:
-  // none) has passed.
-  int lock(int64_t deadline) {
+  // none) has passed or ctx (optional) is cancelled (see waiter.h).
+  int lock(int64_t deadline, Context* ctx = nullptr) {
     uint32_t s = 0;
     if (state_.compare_exchange_weak(s, kLocked, std::memory_order_acquire,
                                      std::memory_order_relaxed))
       return 0;
-    return lock_slow(deadline);
+    return lock_slow(deadline, ctx);
   }
   int try_lock() {
     uint32_t s = state_.load(std::memory_order_relaxed);
@@ -58,7 +58,7 @@ class SyncMutex {
   struct MWaiter : Waiter {
     int64_t since = 0;  // when it first queued (nanotime)
   };
-  int lock_slow(int64_t deadline);
+  int lock_slow(int64_t deadline, Context* ctx);
   int unlock_slow();
 
   std::atomic<uint32_t> state_{0};

@@ -54,6 +54,7 @@ int once_slow(OnceState* st, goro_fn fn, void* arg) {
   if (st->owner != 0) {
     Waiter w;
     w.g = getg();
+    w.waitreason = "sync.Once.Do";
     st->q.push_back(&w);
     w.block(&st->lk, -1);
     return 0;

@@ -56,9 +56,11 @@ Waiter* RWMutex::take_readers(uint64_t* n) {
   return head;
 }
 
-int RWMutex::rlock_slow(int64_t deadline) {
+int RWMutex::rlock_slow(int64_t deadline, Context* ctx) {
   Waiter w;
   w.g = getg();
+  w.ctx = ctx;
+  w.waitreason = "sync.RWMutex.RLock";
   lk_.lock();
   uint64_t s = state_.load(std::memory_order_relaxed);
   for (;;) {
@@ -122,9 +124,11 @@ int RWMutex::runlock_slow() {
   return 0;
 }
 
-int RWMutex::lock_slow(int64_t deadline) {
+int RWMutex::lock_slow(int64_t deadline, Context* ctx) {
   Waiter w;
   w.g = getg();
+  w.ctx = ctx;
+  w.waitreason = "sync.RWMutex.Lock";
   lk_.lock();
   uint64_t s = state_.load(std::memory_order_relaxed);
   for (;;) {

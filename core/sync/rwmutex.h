@@ -22,14 +22,16 @@ class RWMutex {
   static constexpr uint64_t kReaderWaiting = 1ull << 34;  // rq_ is not empty
   static constexpr uint64_t kFlags = kWriter | kWriterWaiting | kReaderWaiting;
 
-  int rlock(int64_t deadline) {
+  // rlock/lock wait until `deadline` (nanotime, -1 none) or until ctx
+  // (optional; see waiter.h) is cancelled; either way they return -ETIMEDOUT.
+  int rlock(int64_t deadline, Context* ctx = nullptr) {
     uint64_t s = state_.load(std::memory_order_relaxed);
     while (!(s & kFlags)) {
       if (state_.compare_exchange_weak(s, s + 1, std::memory_order_acquire,
                                        std::memory_order_relaxed))
         return 0;
     }
-    return rlock_slow(deadline);
+    return rlock_slow(deadline, ctx);
   }
   int try_rlock() {
     uint64_t s = state_.load(std::memory_order_relaxed);
@@ -51,12 +53,12 @@ class RWMutex {
         return 0;
     }
   }
-  int lock(int64_t deadline) {
+  int lock(int64_t deadline, Context* ctx = nullptr) {
     uint64_t s = 0;
     if (state_.compare_exchange_strong(s, kWriter, std::memory_order_acquire,
                                        std::memory_order_relaxed))
       return 0;
-    return lock_slow(deadline);
+    return lock_slow(deadline, ctx);
   }
   int try_lock() {
     uint64_t s = 0;
@@ -76,9 +78,9 @@ class RWMutex {
   bool busy();
 
  private:
-  int rlock_slow(int64_t deadline);
+  int rlock_slow(int64_t deadline, Context* ctx);
   int runlock_slow();
-  int lock_slow(int64_t deadline);
+  int lock_slow(int64_t deadline, Context* ctx);
   int unlock_slow();
   Waiter* take_readers(uint64_t* n);
 

@@ -14,7 +14,7 @@
 //    negative fails with -ERANGE and changes nothing (x/sync panics).
 //  - A waiter is served (its units added to cur_) by the releaser that
 //    claims it, under lk_; it then owns them. A waiter whose deadline fired
-//    is never served, and is skipped rather than allowed to hold back the
+//    (or whose context was cancelled) is never served, and is skipped rather than allowed to hold back the
 //    queue; if it was at the head when it gave up, it serves the waiters
 //    behind it that now fit itself (x/sync does the same on cancel).
 //  - No queued waiter could be served right now, outside lk_: every change
@@ -29,7 +29,7 @@
 
 namespace goro::rt {
 
-int Semaphore::acquire(int64_t n, int64_t deadline) {
+int Semaphore::acquire(int64_t n, int64_t deadline, Context* ctx) {
   if (n < 0 || n > size_) return -EINVAL;
   lk_.lock();
   if (size_ - cur_ >= n && q_.empty()) {
@@ -43,7 +43,9 @@ int Semaphore::acquire(int64_t n, int64_t deadline) {
   }
   SWaiter w;
   w.g = getg();
+  w.waitreason = "semacquire";
   w.n = n;
+  w.ctx = ctx;
   q_.push_back(&w);
   if (w.block(&lk_, deadline)) return 0;  // served: cur_ counts our units
   lk_.lock();

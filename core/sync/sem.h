@@ -13,8 +13,8 @@ class Semaphore {
  public:
   explicit Semaphore(int64_t size) : size_(size) {}
   // acquire() returns 0, -ETIMEDOUT (deadline: absolute nanotime(), < 0
-  // none) or -EINVAL (n < 0 or n > size).
-  int acquire(int64_t n, int64_t deadline);
+  // none, or ctx cancelled: see waiter.h) or -EINVAL (n < 0 or n > size).
+  int acquire(int64_t n, int64_t deadline, Context* ctx = nullptr);
   int try_acquire(int64_t n);  // 0, -EAGAIN or -EINVAL
   int release(int64_t n);      // 0, -ERANGE or -EINVAL
   bool busy();

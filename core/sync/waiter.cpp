@@ -34,6 +34,10 @@ bool park_with_deadline(G* gp, void* a) {
   ParkArgs* pa = static_cast<ParkArgs*>(a);
   void (*unlock)(void*) = pa->unlock;
   void* arg = pa->arg;
+  if (pa->w->ctx && !ctx_watch(pa->w->ctx, pa->w)) {
+    unlock(arg);
+    return false;  // already cancelled: claimed by itself, stay runnable
+  }
   if (pa->deadline >= 0) {
     gp->sleeptimer.f = deadline_fired;
     gp->sleeptimer.arg = pa->w;
@@ -53,28 +57,35 @@ bool Waiter::block(Mutex* lock, int64_t deadline) {
 bool Waiter::block_with(void (*unlock)(void*), void* arg, int64_t deadline) {
   if (g) {
     ParkArgs pa{unlock, arg, this, deadline};
-    gopark(park_with_deadline, &pa, "chan/sync wait");
+    gopark(park_with_deadline, &pa, waitreason ? waitreason : "chan/sync wait");
     if (deadline >= 0) timer_del(&g->sleeptimer);
+    if (ctx) ctx_unwatch(ctx, this);
     return !timed_out();
+  }
+  if (ctx && !ctx_watch(ctx, this)) {
+    unlock(arg);
+    return false;
   }
   unlock(arg);
   if (deadline < 0) {
     block_thread();
-    return true;
-  }
-  for (;;) {
-    if (done.load(std::memory_order_acquire)) return true;
-    int64_t d = deadline - nanotime();
-    if (d <= 0) {
-      uint32_t expect = kWaiting;
-      if (claim_word().compare_exchange_strong(expect, kTimedOut, std::memory_order_acq_rel))
-        return false;
-      block_thread();  // a waker won the race: its ready() is coming
-      return true;
+  } else {
+    for (;;) {
+      if (done.load(std::memory_order_acquire)) break;
+      int64_t d = deadline - nanotime();
+      if (d <= 0) {
+        uint32_t expect = kWaiting;
+        if (claim_word().compare_exchange_strong(expect, kTimedOut, std::memory_order_acq_rel))
+          break;
+        block_thread();  // a waker or the context won the race: its ready() is coming
+        break;
+      }
+      struct timespec rel = {time_t(d / 1000000000), long(d % 1000000000)};
+      futex_wait(&done, 0, &rel);
     }
-    struct timespec rel = {time_t(d / 1000000000), long(d % 1000000000)};
-    futex_wait(&done, 0, &rel);
   }
+  if (ctx) ctx_unwatch(ctx, this);
+  return !timed_out();
 }
 
 }  // namespace goro::rt

@@ -14,10 +14,37 @@
 //  3. A deadline claims the waiter with the other value. The waiter, once
 //     running again, sees timed_out(), takes the object's lock and unlinks
 //     itself if it is still linked.
-// Exactly one of waker and deadline wins the claim, so ready() runs once.
-// A Waiter lives on its waiter's stack; block() does not return before the
-// deadline timer is deleted, and timer_del() waits for a running callback,
-// so no one touches a Waiter after its wait is over.
+//  4. A context (Waiter::ctx, set before block()) is a third claimant: see
+//     "Context hook" below.
+// Exactly one of waker, deadline and context wins the claim, so ready()
+// runs once. A Waiter lives on its waiter's stack; block() does not return
+// before the deadline timer is deleted and the waiter is off its context's
+// list, and timer_del() waits for a running callback, so no one touches a
+// Waiter after its wait is over.
+//
+// Context hook (goro_ctx_t; core/sync/context.{h,cpp}). Any wait built on
+// this protocol becomes cancellable by setting one field:
+//     Waiter w; w.g = getg(); w.ctx = ctx;   // ctx: held by the caller
+//     ... link w into the object's queue under the object's lock ...
+//     if (!w.block(&lock, deadline)) { relock, unlink w if linked, unlock;
+//                                     return -ETIMEDOUT; }
+// and the public _ctx call maps the -ETIMEDOUT of a failed wait to the
+// context's error with ctx_wait_error() (context.h): -ECANCELED if the
+// context was cancelled, else -ETIMEDOUT. Pass the context's deadline
+// (Context::deadline) as the wait's deadline so a thread waiter times out on
+// its own futex, without needing the timer that cancels the context.
+// Inside block(), with the object's lock still held and no other claimant
+// able to run yet (for a G: on g0, once it is off its stack), the waiter is
+// put on the context's waiter list (ctx_watch); if the context is already
+// cancelled it claims itself (kCancelled) and does not sleep at all.
+// Cancellation takes the context's lock, claims every listed waiter with
+// kCancelled, unlinks the ones it claimed and ready()s them after dropping
+// the lock. The woken waiter takes itself off the context's list
+// (ctx_unwatch) before block() returns. Lock order: object lock, then
+// context lock; cancellation never takes an object lock. For the "net"
+// poller: an fd wait that parks through block()/block_with() gets the same
+// behaviour for free; one that parks otherwise must call ctx_watch() under
+// the lock that keeps other claimants out, and ctx_unwatch() after waking.
 #pragma once
 
 #include <atomic>
@@ -28,8 +55,12 @@
 
 namespace goro::rt {
 
+struct Context;
+
 struct Waiter {
-  enum : uint32_t { kWaiting = 0, kClaimed = 1, kTimedOut = 2 };
+  // kTimedOut and kCancelled both mean "gave up": the waiter leaves on its
+  // own and no waker may serve it.
+  enum : uint32_t { kWaiting = 0, kClaimed = 1, kTimedOut = 2, kCancelled = 3 };
 
   G* g = nullptr;                      // null: a plain thread
   std::atomic<uint32_t> claimed{kWaiting};
@@ -42,6 +73,11 @@ struct Waiter {
   int32_t index = 0;                   // select: which case this waiter stands for
   Waiter* sel_first = nullptr;         // select: the case waiter whose claim word is shared
   Waiter* won = nullptr;               // select (on sel_first): the case that was claimed
+  Context* ctx = nullptr;              // optional: cancellation also ends the wait (caller holds it)
+  Waiter* ctx_next = nullptr;          // links in ctx's waiter list (ctx's lock)
+  Waiter* ctx_prev = nullptr;
+  bool ctx_linked = false;             // on ctx's waiter list (ctx's lock)
+  const char* waitreason = nullptr;    // Go's wait reason for goro_dump ("chan receive"...)
 
   // claim() is called by a waker under the object's lock. A select waiter
   // shares one claim word across all its cases.
@@ -52,7 +88,10 @@ struct Waiter {
     if (sel_first) sel_first->won = this;
     return true;
   }
-  bool timed_out() { return claim_word().load(std::memory_order_acquire) == kTimedOut; }
+  // timed_out() is true once the waiter gave up: its deadline fired or its
+  // context was cancelled.
+  bool timed_out() { return claim_word().load(std::memory_order_acquire) >= kTimedOut; }
+  bool cancelled() { return claim_word().load(std::memory_order_acquire) == kCancelled; }
   std::atomic<uint32_t>& claim_word() { return sel_first ? sel_first->claimed : claimed; }
 
   void ready() {
@@ -65,10 +104,11 @@ struct Waiter {
     }
   }
 
-  // block() waits until a waker's ready() or the deadline (absolute
-  // nanotime(); < 0: none). `lock` is the object's lock, held on entry and
-  // released on return. Returns false on timeout (the waiter may still be
-  // linked: the caller unlinks it under the lock).
+  // block() waits until a waker's ready(), the deadline (absolute
+  // nanotime(); < 0: none) or the cancellation of ctx (if set). `lock` is
+  // the object's lock, held on entry and released on return. Returns false
+  // on timeout or cancellation (cancelled() tells which; the waiter may
+  // still be linked: the caller unlinks it under the lock).
   bool block(Mutex* lock, int64_t deadline);
   // block_with() is block() for a waiter that holds several locks (select):
   // unlock(arg) releases them all.
@@ -78,6 +118,15 @@ struct Waiter {
     while (done.load(std::memory_order_acquire) == 0) futex_wait(&done, 0, nullptr);
   }
 };
+
+// ctx_watch() puts w on ctx's waiter list so that cancelling ctx claims it
+// (kCancelled) and readies it. Call it with the object's lock held, before
+// any other claimant can claim w. Returns false, leaving w off the list and
+// claimed by itself, if ctx is already cancelled: do not sleep then.
+// ctx_unwatch() takes w off the list if it is still there; call it once the
+// wait is over, before the Waiter goes out of scope. (context.cpp)
+bool ctx_watch(Context* ctx, Waiter* w);
+void ctx_unwatch(Context* ctx, Waiter* w);
 
 // park_unlock_mutex is a ParkUnlockFn that releases the Mutex passed as arg.
 inline bool park_unlock_mutex(G*, void* mu) {

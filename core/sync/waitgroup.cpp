@@ -11,13 +11,16 @@
 //    count already zero passes through mu once before returning. So once
 //    wait() returns, no goro_wg_add/done on this WaitGroup still touches
 //    it: "wait, then free" is safe.
+//  - Waiters follow the Waiter protocol (waiter.h): the add that reaches
+//    zero claims each one; a waiter whose deadline or context ended its wait
+//    first is skipped and leaves the queue on its own under mu.
 #include <cerrno>
 #include <cstdint>
 #include <new>
 
 #include "sched/sched.h"
 #include "sync/waitgroup.h"
-#include "sync/waiter.h"
+#include "sync/wake.h"
 
 namespace goro::rt {
 
@@ -29,7 +32,8 @@ int WaitGroup::add(int64_t delta) {
     if (nv == 0 && delta < 0) break;  // the transition to zero happens under mu_
     if (count_.compare_exchange_weak(old, nv, std::memory_order_acq_rel)) return 0;
   }
-  Waiter* list;
+  Waiter* head = nullptr;
+  Waiter** tail = &head;
   {
     LockGuard lg(mu_);
     old = count_.load(std::memory_order_relaxed);
@@ -37,24 +41,20 @@ int WaitGroup::add(int64_t delta) {
       if (__builtin_add_overflow(old, delta, &nv) || nv < 0) return -ERANGE;
     } while (!count_.compare_exchange_weak(old, nv, std::memory_order_acq_rel));
     if (nv != 0) return 0;  // another add raced in; not zero after all
-    list = waiters_;
-    waiters_ = nullptr;
+    while (Waiter* w = q_.dequeue()) {  // waiters that gave up are skipped
+      w->next = nullptr;
+      *tail = w;
+      tail = &w->next;
+    }
   }
   // mu_ is released: from here on only the waiters are touched, so a waiter
-  // that returns may free the WaitGroup at once.
-  if (!list) return 0;
-  // Readying a G from a plain thread touches the scheduler: keep it alive.
-  ApiRef ref;
-  while (list) {
-    Waiter* w = list;
-    list = w->next;
-    if (w->g && !ref.ok()) continue;  // runtime stopped: the G was abandoned
-    w->ready();
-  }
+  // that returns may free the WaitGroup at once. ready_list() holds an
+  // ApiRef when it readies a G from a plain thread.
+  ready_list(head);
   return 0;
 }
 
-int WaitGroup::wait() {
+int WaitGroup::wait(int64_t deadline, Context* ctx) {
   if (count_.load(std::memory_order_acquire) == 0) {
     // The add that brought the count to zero may still be inside mu_: wait
     // for it to leave, so the caller may free the WaitGroup on return.
@@ -64,25 +64,28 @@ int WaitGroup::wait() {
   }
   Waiter w;
   w.g = getg();
+  w.ctx = ctx;
+  w.waitreason = "sync.WaitGroup.Wait";
   mu_.lock();
   if (count_.load(std::memory_order_acquire) == 0) {
     mu_.unlock();
     return 0;
   }
-  w.next = waiters_;
-  waiters_ = &w;
-  if (w.g) {
-    gopark(park_unlock_mutex, &mu_, "wait group");
-  } else {
+  if (deadline >= 0 && deadline <= nanotime()) {
     mu_.unlock();
-    w.block_thread();
+    return -ETIMEDOUT;
   }
-  return 0;
+  q_.push_back(&w);
+  if (w.block(&mu_, deadline)) return 0;
+  mu_.lock();
+  q_.remove(&w);
+  mu_.unlock();
+  return -ETIMEDOUT;
 }
 
 bool WaitGroup::busy() {
   LockGuard lg(mu_);
-  return waiters_ != nullptr;
+  return !q_.empty();
 }
 
 }  // namespace goro::rt

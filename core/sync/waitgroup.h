@@ -5,21 +5,24 @@
 #include <cstdint>
 
 #include "os/futex.h"
+#include "sync/waiter.h"
 
 namespace goro::rt {
-
-struct Waiter;
 
 class WaitGroup {
  public:
   int add(int64_t delta);
-  int wait();
+  // wait() returns 0 once the count is zero, or -ETIMEDOUT when deadline
+  // (absolute nanotime(); < 0: none) passes or ctx (optional) is cancelled
+  // first (see waiter.h).
+  int wait(int64_t deadline = -1, Context* ctx = nullptr);
   bool busy();
+  int64_t count() const { return count_.load(std::memory_order_acquire); }
 
  private:
   std::atomic<int64_t> count_{0};
   Mutex mu_;
-  Waiter* waiters_ = nullptr;  // (mu_)
+  WaitQueue q_;  // (mu_)
 };
 
 }  // namespace goro::rt
