@@ -29,6 +29,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <new>
 
 #include "os/cgroup.h"
 #include "os/futex.h"
@@ -60,7 +61,11 @@ struct State {
   char warned[cgroup::kWarnMax] = {};  // the last warning printed
 };
 
-State st;  // (st.mu)
+// Never destroyed: at exit() a running sysmon may still be reading it (a
+// program need not call goro_shutdown), so no static destructor may close
+// its fds or free its state underneath. The kernel closes the fds.
+alignas(State) unsigned char st_storage[sizeof(State)];
+State& st = *new (st_storage) State;  // (st.mu)
 
 int affinity_count() {
   cpu_set_t set;
