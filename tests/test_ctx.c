@@ -41,14 +41,13 @@ static void *async_thr(void *arg) {
   return NULL;
 }
 
-static goro_wg_t *g_wg;
 
 static void async_start(async_t *a) {
   atomic_store(&a->started, 0);
   atomic_store(&a->done, 0);
-  a->wg = g_wg;
+  a->wg = tu_wg;
   if (a->on_goroutine) {
-    assert_int_equal(goro_wg_add(g_wg, 1), 0);
+    assert_int_equal(goro_wg_add(tu_wg, 1), 0);
     assert_int_equal(goro_go(async_gor, a), 0);
   } else {
     assert_int_equal(pthread_create(&a->th, NULL, async_thr, a), 0);
@@ -58,20 +57,9 @@ static void async_start(async_t *a) {
 
 static void async_join(async_t *a) {
   if (a->on_goroutine)
-    assert_int_equal(goro_wg_wait(g_wg), 0);
+    assert_int_equal(goro_wg_wait(tu_wg), 0);
   else
     pthread_join(a->th, NULL);
-}
-
-static int group_setup(void **state) {
-  (void)state;
-  if (tu_init_procs(2) != 0) return -1;
-  return goro_wg_new(&g_wg) == 0 ? 0 : -1;
-}
-static int group_teardown(void **state) {
-  (void)state;
-  goro_wg_free(g_wg);
-  return goro_shutdown() >= 0 ? 0 : -1;
 }
 
 /* ------------------------------------------------------------------------- */
@@ -224,7 +212,7 @@ typedef struct chain {
 static void chain_cancel_gor(void *arg) {
   chain_t *ch = arg;
   GCHECK(goro_ctx_cancel(ch->c[0]) == 0);
-  goro_wg_done(g_wg);
+  goro_wg_done(tu_wg);
 }
 
 static void test_deep_chain(void **state) {
@@ -236,9 +224,9 @@ static void test_deep_chain(void **state) {
   assert_non_null(ch.c);
   assert_int_equal(goro_ctx_with_cancel(goro_ctx_background(), &ch.c[0]), 0);
   for (int i = 1; i < ch.n; i++) assert_int_equal(goro_ctx_with_cancel(ch.c[i - 1], &ch.c[i]), 0);
-  assert_int_equal(goro_wg_add(g_wg, 1), 0);
+  assert_int_equal(goro_wg_add(tu_wg, 1), 0);
   assert_int_equal(goro_go(chain_cancel_gor, &ch), 0); /* from a goroutine's small stack */
-  assert_int_equal(goro_wg_wait(g_wg), 0);
+  assert_int_equal(goro_wg_wait(tu_wg), 0);
   GASSERT_OK();
   assert_int_equal(goro_ctx_err(ch.c[ch.n - 1]), -ECANCELED);
   for (int i = 0; i < ch.n; i++) goro_ctx_release(ch.c[i]); /* parents first: children keep them */
@@ -462,14 +450,14 @@ static void every_call(int on_goroutine) {
     a[i].on_goroutine = on_goroutine;
     assert_int_equal(goro_ctx_with_cancel(root, &a[i].ctx), 0);
     if (on_goroutine) {
-      a[i].wg = g_wg;
+      a[i].wg = tu_wg;
     }
   }
-  if (on_goroutine) assert_int_equal(goro_wg_add(g_wg, (int64_t)NOPS), 0);
+  if (on_goroutine) assert_int_equal(goro_wg_add(tu_wg, (int64_t)NOPS), 0);
   for (size_t i = 0; i < NOPS; i++) {
     atomic_store(&a[i].started, 0);
     atomic_store(&a[i].done, 0);
-    a[i].wg = g_wg;
+    a[i].wg = tu_wg;
     if (on_goroutine)
       assert_int_equal(goro_go(async_gor, &a[i]), 0);
     else
@@ -483,7 +471,7 @@ static void every_call(int on_goroutine) {
   int64_t t0 = tu_now_ns();
   assert_int_equal(goro_ctx_cancel(root), 0);
   if (on_goroutine)
-    assert_int_equal(goro_wg_wait(g_wg), 0);
+    assert_int_equal(goro_wg_wait(tu_wg), 0);
   else
     for (size_t i = 0; i < NOPS; i++) pthread_join(a[i].th, NULL);
   GASSERT_OK();
@@ -621,7 +609,7 @@ static void stress_recv_body(int idx) {
 }
 static void stress_recv_gor(void *arg) {
   stress_recv_body((int)(intptr_t)arg);
-  goro_wg_done(g_wg);
+  goro_wg_done(tu_wg);
 }
 static void *stress_recv_thr(void *arg) {
   stress_recv_body((int)(intptr_t)arg);
@@ -639,7 +627,7 @@ static void test_cancel_stress(void **state) {
   for (int i = 0; i < S.nrecv; i++)
     assert_int_equal(goro_ctx_with_cancel(goro_ctx_background(), &S.ctxs[i]), 0);
   pthread_t th[8];
-  assert_int_equal(goro_wg_add(g_wg, S.nrecv - nthr), 0);
+  assert_int_equal(goro_wg_add(tu_wg, S.nrecv - nthr), 0);
   for (int i = 0; i < S.nrecv; i++) {
     if (i < S.nrecv - nthr)
       assert_int_equal(goro_go(stress_recv_gor, (void *)(intptr_t)i), 0);
@@ -652,7 +640,7 @@ static void test_cancel_stress(void **state) {
     if (k % (S.nsend / S.nrecv) == 0) goro_ctx_cancel(S.ctxs[(k / (S.nsend / S.nrecv)) % S.nrecv]);
   }
   assert_int_equal(goro_chan_close(S.ch), 0);
-  assert_int_equal(goro_wg_wait(g_wg), 0);
+  assert_int_equal(goro_wg_wait(tu_wg), 0);
   for (int i = 0; i < nthr; i++) pthread_join(th[i], NULL);
   GASSERT_OK();
   ASSERT_EQ(atomic_load(&S.received), S.nsend);
@@ -671,7 +659,7 @@ static void test_outlives_runtime(void **state) {
   goro_ctx_t *c, *k;
   assert_int_equal(goro_ctx_with_timeout(goro_ctx_background(), 100 * GORO_SEC, &c), 0);
   assert_int_equal(goro_ctx_with_cancel(c, &k), 0);
-  assert_int_equal(goro_wg_free(g_wg), 0);
+  assert_int_equal(goro_wg_free(tu_wg), 0);
   assert_int_equal(goro_shutdown(), 0);
   /* Runtime down: a deadline cannot be armed; cancel still works. */
   goro_ctx_t *x = NULL;
@@ -681,7 +669,7 @@ static void test_outlives_runtime(void **state) {
   goro_ctx_release(k);
   goro_ctx_release(c);
   assert_int_equal(tu_init_procs(2), 0);
-  assert_int_equal(goro_wg_new(&g_wg), 0);
+  assert_int_equal(goro_wg_new(&tu_wg), 0);
 }
 
 int main(void) {
@@ -700,5 +688,5 @@ int main(void) {
       cmocka_unit_test(test_cancel_stress),
       cmocka_unit_test(test_outlives_runtime),
   };
-  return cmocka_run_group_tests(tests, group_setup, group_teardown);
+  return cmocka_run_group_tests(tests, tu_group_setup_wg, tu_group_teardown_wg);
 }

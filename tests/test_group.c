@@ -8,7 +8,6 @@
 
 #include <goro/goro.h>
 
-static goro_wg_t *g_wg;
 
 typedef struct hw {
   atomic_int active;
@@ -77,7 +76,7 @@ static void limit_body(limit_run_t *r) {
 }
 static void limit_gor(void *arg) {
   limit_body(arg);
-  goro_wg_done(g_wg);
+  goro_wg_done(tu_wg);
 }
 
 static void test_limit_exact(void **state) {
@@ -95,9 +94,9 @@ static void test_limit_exact(void **state) {
       if (from_thread) {
         limit_body(&r);
       } else {
-        assert_int_equal(goro_wg_add(g_wg, 1), 0);
+        assert_int_equal(goro_wg_add(tu_wg, 1), 0);
         assert_int_equal(goro_go(limit_gor, &r), 0);
-        assert_int_equal(goro_wg_wait(g_wg), 0);
+        assert_int_equal(goro_wg_wait(tu_wg), 0);
       }
       GASSERT_OK();
       assert_int_equal(r.rc, 0);
@@ -127,7 +126,7 @@ static void blocked_go_gor(void *arg) {
   blocked_go_t *b = arg;
   GCHECK(goro_group_go(b->g, block_task, b->gate) == 0);
   atomic_store(&b->returned, 1);
-  goro_wg_done(g_wg);
+  goro_wg_done(tu_wg);
 }
 
 static void test_go_blocks_at_limit(void **state) {
@@ -143,12 +142,12 @@ static void test_go_blocks_at_limit(void **state) {
   assert_int_equal(goro_group_try_go(b.g, block_task, b.gate), -EAGAIN);
   assert_int_equal(goro_group_set_limit(b.g, 5), -EBUSY); /* Go panics here */
   assert_int_equal(goro_group_free(b.g), -EBUSY);
-  assert_int_equal(goro_wg_add(g_wg, 1), 0);
+  assert_int_equal(goro_wg_add(tu_wg, 1), 0);
   assert_int_equal(goro_go(blocked_go_gor, &b), 0);
   tu_sleep_ms(50);
   assert_int_equal(atomic_load(&b.returned), 0); /* still waiting for a slot */
   assert_int_equal(goro_chan_close(b.gate), 0); /* releases the two running tasks */
-  assert_int_equal(goro_wg_wait(g_wg), 0);
+  assert_int_equal(goro_wg_wait(tu_wg), 0);
   assert_int_equal(atomic_load(&b.returned), 1);
   assert_int_equal(goro_group_wait(b.g), 0);
   assert_int_equal(goro_group_set_limit(b.g, 5), 0); /* idle again: allowed */
@@ -257,7 +256,7 @@ static void many_body(many_t *m) {
 }
 static void many_gor(void *arg) {
   many_body(arg);
-  goro_wg_done(g_wg);
+  goro_wg_done(tu_wg);
 }
 static void *many_thr(void *arg) {
   many_body(arg);
@@ -273,27 +272,16 @@ static void test_many_submitters(void **state) {
   assert_int_equal(goro_group_new(goro_ctx_background(), &m.g), 0);
   assert_int_equal(goro_group_set_limit(m.g, 7), 0);
   pthread_t th[2];
-  assert_int_equal(goro_wg_add(g_wg, 3), 0);
+  assert_int_equal(goro_wg_add(tu_wg, 3), 0);
   for (int i = 0; i < 3; i++) assert_int_equal(goro_go(many_gor, &m), 0);
   for (int i = 0; i < 2; i++) assert_int_equal(pthread_create(&th[i], NULL, many_thr, &m), 0);
-  assert_int_equal(goro_wg_wait(g_wg), 0);
+  assert_int_equal(goro_wg_wait(tu_wg), 0);
   for (int i = 0; i < 2; i++) pthread_join(th[i], NULL);
   assert_int_equal(goro_group_wait(m.g), 0);
   GASSERT_OK();
   ASSERT_EQ(atomic_load(&m.count), 5 * m.per);
   assert_int_equal(goro_group_free(m.g), 0);
   tu_settle(0);
-}
-
-static int group_setup(void **state) {
-  (void)state;
-  if (tu_init_procs(2) != 0) return -1;
-  return goro_wg_new(&g_wg) == 0 ? 0 : -1;
-}
-static int group_teardown(void **state) {
-  (void)state;
-  goro_wg_free(g_wg);
-  return goro_shutdown() >= 0 ? 0 : -1;
 }
 
 int main(void) {
@@ -306,5 +294,5 @@ int main(void) {
       cmocka_unit_test(test_parent_cancel),
       cmocka_unit_test(test_many_submitters),
   };
-  return cmocka_run_group_tests(tests, group_setup, group_teardown);
+  return cmocka_run_group_tests(tests, tu_group_setup_wg, tu_group_teardown_wg);
 }

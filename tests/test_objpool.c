@@ -8,7 +8,6 @@
 
 #include <goro/goro.h>
 
-static goro_wg_t *g_wg;
 
 typedef struct obj {
   atomic_int held;
@@ -98,7 +97,7 @@ static void reuse_body(reuse_t *r) {
 }
 static void reuse_gor(void *arg) {
   reuse_body(arg);
-  goro_wg_done(g_wg);
+  goro_wg_done(tu_wg);
 }
 
 static void test_reuse_and_bounds(void **state) {
@@ -111,9 +110,9 @@ static void test_reuse_and_bounds(void **state) {
     reuse_t r = {.p = mk(per_p, shared), .n = 100};
     r.objs = calloc((size_t)r.n, sizeof(void *));
     if (on_gor) {
-      assert_int_equal(goro_wg_add(g_wg, 1), 0);
+      assert_int_equal(goro_wg_add(tu_wg, 1), 0);
       assert_int_equal(goro_go(reuse_gor, &r), 0);
-      assert_int_equal(goro_wg_wait(g_wg), 0);
+      assert_int_equal(goro_wg_wait(tu_wg), 0);
     } else {
       reuse_body(&r);
     }
@@ -173,7 +172,7 @@ static void stress_body(stress_t *s) {
 }
 static void stress_gor(void *arg) {
   stress_body(arg);
-  goro_wg_done(g_wg);
+  goro_wg_done(tu_wg);
 }
 static void *stress_thr(void *arg) {
   stress_body(arg);
@@ -188,10 +187,10 @@ static void test_concurrent(void **state) {
   stress_t s = {.p = mk(8, 16), .iters = TU_SCALE(50000, 10000, 3000)};
   const int ngor = 8, nthr = 2;
   pthread_t th[2];
-  assert_int_equal(goro_wg_add(g_wg, ngor), 0);
+  assert_int_equal(goro_wg_add(tu_wg, ngor), 0);
   for (int i = 0; i < ngor; i++) assert_int_equal(goro_go(stress_gor, &s), 0);
   for (int i = 0; i < nthr; i++) assert_int_equal(pthread_create(&th[i], NULL, stress_thr, &s), 0);
-  assert_int_equal(goro_wg_wait(g_wg), 0);
+  assert_int_equal(goro_wg_wait(tu_wg), 0);
   for (int i = 0; i < nthr; i++) pthread_join(th[i], NULL);
   ASSERT_EQ(atomic_load(&s.bad), 0);
   long created = atomic_load(&g_new);
@@ -204,17 +203,6 @@ static void test_concurrent(void **state) {
   assert_int_equal(goro_objpool_free(s.p), 0);
 }
 
-static int group_setup(void **state) {
-  (void)state;
-  if (tu_init_procs(2) != 0) return -1;
-  return goro_wg_new(&g_wg) == 0 ? 0 : -1;
-}
-static int group_teardown(void **state) {
-  (void)state;
-  goro_wg_free(g_wg);
-  return goro_shutdown() >= 0 ? 0 : -1;
-}
-
 int main(void) {
   tu_apply_filter();
   const struct CMUnitTest tests[] = {
@@ -223,5 +211,5 @@ int main(void) {
       cmocka_unit_test(test_no_shared),
       cmocka_unit_test(test_concurrent),
   };
-  return cmocka_run_group_tests(tests, group_setup, group_teardown);
+  return cmocka_run_group_tests(tests, tu_group_setup_wg, tu_group_teardown_wg);
 }

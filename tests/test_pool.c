@@ -9,7 +9,6 @@
 
 #include <goro/goro.h>
 
-static goro_wg_t *g_wg;
 
 static goro_pool_t *mkpool(int workers, int qcap, int64_t timeout, goro_chan_t *results,
                            goro_pool_result_fn cb, void *user) {
@@ -148,7 +147,7 @@ static void bsub_body(bsub_t *b) {
 }
 static void bsub_gor(void *arg) {
   bsub_body(arg);
-  goro_wg_done(g_wg);
+  goro_wg_done(tu_wg);
 }
 static void *bsub_thr(void *arg) {
   bsub_body(arg);
@@ -187,13 +186,13 @@ static void test_backpressure(void **state) {
     assert_int_equal(goro_ctx_with_cancel(goro_ctx_background(), &cg.ctx), 0);
     ct.ctx = cg.ctx;
     pthread_t cth;
-    assert_int_equal(goro_wg_add(g_wg, 1), 0);
+    assert_int_equal(goro_wg_add(tu_wg, 1), 0);
     assert_int_equal(goro_go(bsub_gor, &cg), 0);
     assert_int_equal(pthread_create(&cth, NULL, bsub_thr, &ct), 0);
     tu_sleep_ms(30);
     assert_int_equal(atomic_load(&cg.returned) + atomic_load(&ct.returned), 0);
     assert_int_equal(goro_ctx_cancel(cg.ctx), 0);
-    assert_int_equal(goro_wg_wait(g_wg), 0);
+    assert_int_equal(goro_wg_wait(tu_wg), 0);
     pthread_join(cth, NULL);
     assert_int_equal(cg.rc, -ECANCELED);
     assert_int_equal(ct.rc, -ECANCELED);
@@ -203,7 +202,7 @@ static void test_backpressure(void **state) {
   /* A blocked submitter (goroutine and thread) waits until there is room. */
   bsub_t bg = {.p = p, .gate = gate}, bt = {.p = p, .gate = gate};
   pthread_t th;
-  assert_int_equal(goro_wg_add(g_wg, 1), 0);
+  assert_int_equal(goro_wg_add(tu_wg, 1), 0);
   assert_int_equal(goro_go(bsub_gor, &bg), 0);
   assert_int_equal(pthread_create(&th, NULL, bsub_thr, &bt), 0);
   tu_sleep_ms(50);
@@ -211,7 +210,7 @@ static void test_backpressure(void **state) {
   assert_int_equal(atomic_load(&bt.returned), 0);
   ASSERT_EQ(stats(p).submitted, 5);
   assert_int_equal(goro_chan_close(gate), 0); /* everything drains */
-  assert_int_equal(goro_wg_wait(g_wg), 0);
+  assert_int_equal(goro_wg_wait(tu_wg), 0);
   pthread_join(th, NULL);
   assert_int_equal(bg.rc, 0);
   assert_int_equal(bt.rc, 0);
@@ -359,7 +358,7 @@ static void loadsub_body(loadsub_t *l) {
 }
 static void loadsub_gor(void *arg) {
   loadsub_body(arg);
-  goro_wg_done(g_wg);
+  goro_wg_done(tu_wg);
 }
 static void *loadsub_thr(void *arg) {
   loadsub_body(arg);
@@ -374,13 +373,13 @@ static void test_cancel_under_load(void **state) {
   l.per = TU_SCALE(20000, 4000, 1000);
   l.p = mkpool(3, 16, 0, NULL, NULL, NULL);
   pthread_t th[2];
-  assert_int_equal(goro_wg_add(g_wg, 3), 0);
+  assert_int_equal(goro_wg_add(tu_wg, 3), 0);
   for (int i = 0; i < 3; i++) assert_int_equal(goro_go(loadsub_gor, &l), 0);
   for (int i = 0; i < 2; i++) assert_int_equal(pthread_create(&th[i], NULL, loadsub_thr, &l), 0);
   tu_sleep_ms(20);
   uint64_t dropped = 0;
   assert_int_equal(goro_pool_shutdown(l.p, GORO_POOL_CANCEL, &dropped), 0);
-  assert_int_equal(goro_wg_wait(g_wg), 0);
+  assert_int_equal(goro_wg_wait(tu_wg), 0);
   for (int i = 0; i < 2; i++) pthread_join(th[i], NULL);
   GASSERT_OK();
   goro_pool_stats_t st = stats(l.p);
@@ -487,7 +486,7 @@ static void probe_gor(void *arg) {
   int64_t t0 = tu_now_ns();
   for (int i = 0; i < pr->ticks; i++) goro_sleep(TU_MS);
   pr->took = tu_now_ns() - t0;
-  goro_wg_done(g_wg);
+  goro_wg_done(tu_wg);
 }
 
 static void test_max_running(void **state) {
@@ -530,9 +529,9 @@ static void test_cpu_pool_leaves_a_p(void **state) {
     assert_int_equal(goro_pool_submit(p, goro_ctx_background(), spin_task,
                                       (void *)(intptr_t)(20 * TU_MS)), 0);
   probe_t pr = {.ticks = 20};
-  assert_int_equal(goro_wg_add(g_wg, 1), 0);
+  assert_int_equal(goro_wg_add(tu_wg, 1), 0);
   assert_int_equal(goro_go(probe_gor, &pr), 0);
-  assert_int_equal(goro_wg_wait(g_wg), 0);
+  assert_int_equal(goro_wg_wait(tu_wg), 0);
   uint64_t completed_when_probe_done = stats(p).completed;
   assert_int_equal(goro_pool_shutdown(p, GORO_POOL_DRAIN, NULL), 0);
   ASSERT_EQ(atomic_load(&g_peak), 1); /* maxprocs - 1 */
@@ -623,17 +622,6 @@ static void test_results_and_misc(void **state) {
   tu_settle(0);
 }
 
-static int group_setup(void **state) {
-  (void)state;
-  if (tu_init_procs(2) != 0) return -1;
-  return goro_wg_new(&g_wg) == 0 ? 0 : -1;
-}
-static int group_teardown(void **state) {
-  (void)state;
-  goro_wg_free(g_wg);
-  return goro_shutdown() >= 0 ? 0 : -1;
-}
-
 int main(void) {
   tu_apply_filter();
   const struct CMUnitTest tests[] = {
@@ -647,5 +635,5 @@ int main(void) {
       cmocka_unit_test(test_cpu_pool_leaves_a_p),
       cmocka_unit_test(test_results_and_misc),
   };
-  return cmocka_run_group_tests(tests, group_setup, group_teardown);
+  return cmocka_run_group_tests(tests, tu_group_setup_wg, tu_group_teardown_wg);
 }

@@ -7,7 +7,6 @@
 
 #include <goro/goro.h>
 
-static goro_wg_t *g_wg;
 
 typedef struct herd {
   goro_sf_t *sf;
@@ -45,7 +44,7 @@ static void herd_body(void) {
 static void herd_gor(void *arg) {
   (void)arg;
   herd_body();
-  goro_wg_done(g_wg);
+  goro_wg_done(tu_wg);
 }
 static void *herd_thr(void *arg) {
   (void)arg;
@@ -60,11 +59,11 @@ static void herd(int rc_want) {
   H.hold_ns = TU_SCALE(30, 100, 200) * TU_MS;
   const int nthr = 4;
   assert_int_equal(goro_sf_new(&H.sf), 0);
-  assert_int_equal(goro_wg_add(g_wg, H.n - nthr), 0);
+  assert_int_equal(goro_wg_add(tu_wg, H.n - nthr), 0);
   pthread_t th[4];
   for (int i = 0; i < nthr; i++) assert_int_equal(pthread_create(&th[i], NULL, herd_thr, NULL), 0);
   for (int i = 0; i < H.n - nthr; i++) assert_int_equal(goro_go(herd_gor, NULL), 0);
-  assert_int_equal(goro_wg_wait(g_wg), 0);
+  assert_int_equal(goro_wg_wait(tu_wg), 0);
   for (int i = 0; i < nthr; i++) pthread_join(th[i], NULL);
   ASSERT_EQ(atomic_load(&H.calls), 1);
   ASSERT_EQ(atomic_load(&H.bad), 0);
@@ -143,7 +142,7 @@ static int slow_fn(void *arg, void **result) {
 static void slow_gor(void *arg) {
   slow_t *s = arg;
   s->rc = goro_sf_do(s->sf, s->key, strlen(s->key), slow_fn, s, NULL, NULL);
-  goro_wg_done(g_wg);
+  goro_wg_done(tu_wg);
 }
 
 static void test_forget_and_independent_keys(void **state) {
@@ -156,19 +155,19 @@ static void test_forget_and_independent_keys(void **state) {
   slow_t a = {.sf = sf, .gate = gate, .key = "same"};
   slow_t b = {.sf = sf, .gate = gate, .key = "same"};
   slow_t c = {.sf = sf, .gate = gate, .key = "other"};
-  assert_int_equal(goro_wg_add(g_wg, 1), 0);
+  assert_int_equal(goro_wg_add(tu_wg, 1), 0);
   assert_int_equal(goro_go(slow_gor, &a), 0);
   while (atomic_load(&a.calls) == 0) tu_sleep_ms(1);
   assert_int_equal(goro_sf_free(sf), -EBUSY); /* in flight */
   assert_int_equal(goro_sf_forget(sf, "same", 4), 0);
   assert_int_equal(goro_sf_forget(sf, "same", 4), -ENOENT);
-  assert_int_equal(goro_wg_add(g_wg, 2), 0);
+  assert_int_equal(goro_wg_add(tu_wg, 2), 0);
   assert_int_equal(goro_go(slow_gor, &b), 0); /* a new call, not a follower */
   assert_int_equal(goro_go(slow_gor, &c), 0); /* another key: runs at once */
   while (atomic_load(&b.calls) == 0 || atomic_load(&c.calls) == 0) tu_sleep_ms(1);
   assert_int_equal(goro_sf_free(sf), -EBUSY); /* the forgotten call is still in flight */
   assert_int_equal(goro_chan_close(gate), 0);
-  assert_int_equal(goro_wg_wait(g_wg), 0);
+  assert_int_equal(goro_wg_wait(tu_wg), 0);
   ASSERT_EQ(a.rc, 0);
   ASSERT_EQ(b.rc, 0);
   ASSERT_EQ(c.rc, 0);
@@ -180,17 +179,6 @@ static void test_forget_and_independent_keys(void **state) {
   GASSERT_OK();
 }
 
-static int group_setup(void **state) {
-  (void)state;
-  if (tu_init_procs(2) != 0) return -1;
-  return goro_wg_new(&g_wg) == 0 ? 0 : -1;
-}
-static int group_teardown(void **state) {
-  (void)state;
-  goro_wg_free(g_wg);
-  return goro_shutdown() >= 0 ? 0 : -1;
-}
-
 int main(void) {
   tu_apply_filter();
   const struct CMUnitTest tests[] = {
@@ -199,5 +187,5 @@ int main(void) {
       cmocka_unit_test(test_single_and_keys),
       cmocka_unit_test(test_forget_and_independent_keys),
   };
-  return cmocka_run_group_tests(tests, group_setup, group_teardown);
+  return cmocka_run_group_tests(tests, tu_group_setup_wg, tu_group_teardown_wg);
 }

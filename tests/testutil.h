@@ -286,6 +286,20 @@ static inline int tu_group_teardown(void **state) {
   return goro_shutdown() >= 0 ? 0 : -1;
 }
 
+/* tu_wg: a WaitGroup for tests that join the goroutines they start, made
+ * and freed by tu_group_setup_wg/tu_group_teardown_wg (2 Ps, like
+ * tu_group_setup). */
+static goro_wg_t *tu_wg __attribute__((unused));
+static inline int tu_group_setup_wg(void **state) {
+  if (tu_group_setup(state) != 0) return -1;
+  return goro_wg_new(&tu_wg) == 0 ? 0 : -1;
+}
+static inline int tu_group_teardown_wg(void **state) {
+  goro_wg_free(tu_wg);
+  tu_wg = NULL;
+  return tu_group_teardown(state);
+}
+
 /* tu_spin_ns() burns CPU on the calling thread for about ns of thread CPU time
  * without calling into goro. */
 static inline void tu_spin_ns(int64_t ns) {
