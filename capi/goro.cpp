@@ -139,8 +139,14 @@ GORO_API int goro_preempt_info(goro_preempt_info_t* info) noexcept {
   return 0;
 }
 
-// goro_sleep_ctx() is a wait no one wakes: a Waiter on a private lock whose
-// deadline is the end of the sleep or the context's, whichever is first.
+// goro_sleep_ctx() is a wait no one wakes: a Waiter guarded by no lock at
+// all, whose deadline is the end of the sleep or the context's, whichever is
+// first. Only the deadline timer and the context can claim it, and both are
+// armed before the G is parked. (It once used a Mutex on this stack; the M
+// parking us unlocked it after arming the timer, and a timer that fired in
+// between let us return and reuse this frame under that unlock.)
+static void no_unlock(void*) {}
+
 GORO_API int goro_sleep_ctx(int64_t ns, goro_ctx_t* ctx) noexcept {
   if (!ctx) return -EINVAL;
   if (ns <= 0) return 0;
@@ -149,12 +155,10 @@ GORO_API int goro_sleep_ctx(int64_t ns, goro_ctx_t* ctx) noexcept {
   if (end < 0) end = INT64_MAX;  // overflow: forever
   bool ctx_first = c->deadline >= 0 && c->deadline < end;
   ctx_retain(c);
-  Mutex mu;
   Waiter w;
   w.g = getg();
   w.ctx = c;
-  mu.lock();
-  w.block(&mu, ctx_first ? c->deadline : end);
+  w.block_with(no_unlock, nullptr, ctx_first ? c->deadline : end);
   int rc = 0;
   if (w.cancelled())
     rc = ctx_err(c);

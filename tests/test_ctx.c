@@ -650,6 +650,118 @@ static void test_cancel_stress(void **state) {
   goro_chan_release(S.ch);
 }
 
+/* goro_sleep_ctx() with sleeps so short that the deadline fires while the
+ * parking M is still finishing the park. The G may then run again on the
+ * other P at once; nothing of its wait may be touched after that. Each
+ * round scribbles a canary over the stack region the sleep's frame used and
+ * checks it after a yield, so a late write into the old frame is caught
+ * here as well as by ASan. (A Mutex on the sleeping G's stack, unlocked by
+ * the parking M after the timer was armed, once did exactly that.) */
+static atomic_long sleep_bad;
+static TU_UNUSED __attribute__((noinline)) long scribble_and_check(uint32_t seed) {
+  volatile uint32_t buf[512];
+  for (int i = 0; i < 512; i++) buf[i] = seed ^ (uint32_t)i;
+  goro_yield();
+  long bad = 0;
+  for (int i = 0; i < 512; i++) bad += buf[i] != (seed ^ (uint32_t)i);
+  return bad;
+}
+static void sleep_race_gor(void *arg) {
+  int rounds = (int)(intptr_t)arg;
+  for (int i = 0; i < rounds; i++) {
+    int rc = goro_sleep_ctx(1 + i % 3000, goro_ctx_background());
+    GCHECK_CMP(rc, ==, 0);
+    atomic_fetch_add(&sleep_bad, scribble_and_check(0x9e3779b9u * (uint32_t)i));
+  }
+  goro_wg_done(tu_wg);
+}
+static void test_sleep_ctx_wakes_during_park(void **state) {
+  (void)state;
+  TU_WATCHDOG(60);
+  atomic_store(&sleep_bad, 0);
+  const int ng = 8, rounds = TU_SCALE(100000, 50000, 5000);
+  assert_int_equal(goro_wg_add(tu_wg, ng), 0);
+  for (int i = 0; i < ng; i++)
+    assert_int_equal(goro_go(sleep_race_gor, (void *)(intptr_t)rounds), 0);
+  assert_int_equal(goro_wg_wait(tu_wg), 0);
+  GASSERT_OK();
+  ASSERT_EQ(atomic_load(&sleep_bad), 0);
+}
+
+/* A cancellation racing with the park of a goroutine waiting with both a
+ * context and a deadline. The canceller fires after a random number of
+ * yields, so over many rounds it lands before, during and after the park.
+ * Whichever way, the wait ends once, -ECANCELED or (rarely) -ETIMEDOUT at
+ * the context's deadline, the G's stack is not written after it returns, and
+ * no timer armed for this wait survives to claim a later one: a later wait
+ * at the same stack address would end -ETIMEDOUT early. */
+typedef struct {
+  goro_ctx_t *ctx;
+  int spins;
+  goro_chan_t *done;
+} race_cancel_t;
+static void race_canceller(void *arg) {
+  race_cancel_t *rc = arg;
+  for (int i = 0; i < rc->spins; i++) goro_yield();
+  goro_ctx_cancel(rc->ctx);
+  int one = 1;
+  goro_chan_send(rc->done, &one, GORO_NO_DEADLINE);
+}
+static void race_waiter_gor(void *arg) {
+  int rounds = (int)(intptr_t)arg;
+  goro_chan_t *done, *never;
+  GCHECK_CMP(goro_chan_make(&done, sizeof(int), 1), ==, 0);
+  GCHECK_CMP(goro_chan_make(&never, sizeof(int), 0), ==, 0);
+  uint32_t seed = (uint32_t)goro_self() * 2654435761u;
+  for (int i = 0; i < rounds; i++) {
+    race_cancel_t rc = {NULL, 0, done};
+    seed = seed * 1103515245u + 12345u;
+    rc.spins = (int)((seed >> 16) % 4);
+    int64_t timeout = (int64_t)(1 + (seed >> 8) % 4) * TU_MS;
+    int64_t t0 = tu_now_ns();
+    GCHECK_CMP(goro_ctx_with_timeout(goro_ctx_background(), timeout, &rc.ctx), ==, 0);
+    GCHECK_CMP(goro_go(race_canceller, &rc), ==, 0);
+    int r;
+    if (i % 2 == 0) {
+      r = goro_sleep_ctx(10 * GORO_SEC, rc.ctx);
+    } else {
+      int v;
+      r = goro_chan_recv_ctx(never, &v, rc.ctx);
+    }
+    /* Cancelled, or timed out by the context's own deadline: never early. */
+    if (r == -ETIMEDOUT)
+      GCHECK_CMP(tu_now_ns() - t0, >=, timeout);
+    else
+      GCHECK_CMP(r, ==, -ECANCELED);
+    atomic_fetch_add(&sleep_bad, scribble_and_check(seed));
+    int one;
+    GCHECK_CMP(goro_chan_recv(done, &one, GORO_NO_DEADLINE), ==, 0);
+    goro_ctx_release(rc.ctx);
+    if (i % 64 == 0) {
+      /* A stale timer would end this early (or claim some other wait). */
+      int v;
+      int64_t t1 = tu_now_ns();
+      GCHECK_CMP(goro_chan_recv(never, &v, t1 + 2 * TU_MS), ==, -ETIMEDOUT);
+      GCHECK_CMP(tu_now_ns() - t1, >=, 2 * TU_MS);
+    }
+  }
+  goro_chan_release(never);
+  goro_chan_release(done);
+  goro_wg_done(tu_wg);
+}
+static void test_cancel_races_park(void **state) {
+  (void)state;
+  TU_WATCHDOG(60);
+  atomic_store(&sleep_bad, 0);
+  const int ng = 4, rounds = TU_SCALE(20000, 5000, 1000);
+  assert_int_equal(goro_wg_add(tu_wg, ng), 0);
+  for (int i = 0; i < ng; i++)
+    assert_int_equal(goro_go(race_waiter_gor, (void *)(intptr_t)rounds), 0);
+  assert_int_equal(goro_wg_wait(tu_wg), 0);
+  GASSERT_OK();
+  ASSERT_EQ(atomic_load(&sleep_bad), 0);
+}
+
 /* Contexts work between plain threads without the runtime touching them,
  * and after goro_shutdown(): a context with a pending timer may outlive the
  * runtime and be released afterwards. */
@@ -686,6 +798,8 @@ int main(void) {
       cmocka_unit_test(test_every_call_deadline_thread),
       cmocka_unit_test(test_ready_call_ignores_done_ctx),
       cmocka_unit_test(test_cancel_stress),
+      cmocka_unit_test(test_sleep_ctx_wakes_during_park),
+      cmocka_unit_test(test_cancel_races_park),
       cmocka_unit_test(test_outlives_runtime),
   };
   return cmocka_run_group_tests(tests, tu_group_setup_wg, tu_group_teardown_wg);

@@ -226,9 +226,15 @@ void sel_lock(std::vector<Chan*>& order) {
   for (Chan* c : order) c->lock.lock();
 }
 
+// sel_unlock may run on g0 while the selecting G is parked (block_with).
+// Once the last lock is dropped the G can be woken, finish the select and
+// free `order` (the vector lives on its stack), so nothing of it may be read
+// after that unlock: take the array and count first, count down in a local.
+// Go's selunlock has the same rule.
 void sel_unlock(void* a) {
   auto* order = static_cast<std::vector<Chan*>*>(a);
-  for (auto it = order->rbegin(); it != order->rend(); ++it) (*it)->lock.unlock();
+  Chan* const* cs = order->data();
+  for (size_t i = order->size(); i-- > 0;) cs[i]->lock.unlock();
 }
 
 uint32_t sel_rand() {

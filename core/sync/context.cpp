@@ -214,15 +214,17 @@ void ctx_cancel(Context* root, int err) {
         // claimed first stay listed and unwatch themselves.
         Waiter** link = &c->waiters;
         while (Waiter* w = *link) {
-          uint32_t expect = Waiter::kWaiting;
-          if (w->claim_word().compare_exchange_strong(expect, Waiter::kCancelled,
-                                                      std::memory_order_acq_rel)) {
+          Waiter::GiveUp r = w->give_up(Waiter::kCancelled);
+          if (r != Waiter::kLost) {
             *link = w->ctx_next;
             if (w->ctx_next) w->ctx_next->ctx_prev = w->ctx_prev;
             w->ctx_linked = false;
             w->ctx_prev = nullptr;
-            w->ctx_next = ready;
-            ready = w;
+            w->ctx_next = nullptr;
+            if (r == Waiter::kMustReady) {  // kClaimedArming: its park function sees it
+              w->ctx_next = ready;
+              ready = w;
+            }
           } else {
             link = &w->ctx_next;
           }
@@ -259,8 +261,7 @@ bool ctx_watch(Context* c, Waiter* w) {
   if (c->background) return true;  // never cancelled: nothing to watch
   LockGuard lg(c->mu);
   if (ctx_err(c)) {
-    uint32_t expect = Waiter::kWaiting;
-    w->claim_word().compare_exchange_strong(expect, Waiter::kCancelled, std::memory_order_acq_rel);
+    w->give_up(Waiter::kCancelled);  // nobody else can have it yet
     return false;
   }
   w->ctx_prev = nullptr;

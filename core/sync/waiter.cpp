@@ -19,33 +19,35 @@ void unlock_mutex(void* mu) { static_cast<Mutex*>(mu)->unlock(); }
 
 void deadline_fired(Timer* t) {
   Waiter* w = static_cast<Waiter*>(t->arg);
-  uint32_t expect = Waiter::kWaiting;
-  if (w->claim_word().compare_exchange_strong(expect, Waiter::kTimedOut,
-                                              std::memory_order_acq_rel))
-    goready(w->g);
+  if (w->give_up(Waiter::kTimedOut) == Waiter::kMustReady) goready(w->g);
 }
 
-// Runs on g0 once the G is off its stack. Arm the deadline on the G's own
-// timer first, then drop the object's lock: once the lock is dropped a
-// waker may resume the G on another M, and from then on neither the G's
-// timer nor the ParkArgs on its stack may be touched. (The timer may fire
-// at once; the G is already parked, so that is safe.)
+// Runs on g0 once the G is off its stack, with the object's lock held and
+// the waiter in kArming (block_with), so that neither claimant set up here
+// can ready the G yet: link the waiter into its context, arm the deadline
+// on the G's own timer, then leave kArming. If either claimed it meanwhile
+// the CAS fails and the G stays running. Once the CAS succeeds the G may be
+// readied and resumed on another M at any moment, so only the object's
+// lock is touched after it: nothing of the ParkArgs, the Waiter or the
+// G's stack.
 bool park_with_deadline(G* gp, void* a) {
   ParkArgs* pa = static_cast<ParkArgs*>(a);
   void (*unlock)(void*) = pa->unlock;
   void* arg = pa->arg;
-  if (pa->w->ctx && !ctx_watch(pa->w->ctx, pa->w)) {
-    unlock(arg);
-    return false;  // already cancelled: claimed by itself, stay runnable
-  }
-  if (pa->deadline >= 0) {
+  Waiter* w = pa->w;
+  int64_t deadline = pa->deadline;
+  if (w->ctx) ctx_watch(w->ctx, w);  // already cancelled: claims w (kCancelled)
+  if (deadline >= 0) {
     gp->sleeptimer.f = deadline_fired;
-    gp->sleeptimer.arg = pa->w;
-    gp->sleeptimer.when = pa->deadline;
+    gp->sleeptimer.arg = w;
+    gp->sleeptimer.when = deadline;
     arm_timer(&gp->sleeptimer);
   }
+  uint32_t expect = Waiter::kArming;
+  bool park = w->claim_word().compare_exchange_strong(expect, Waiter::kWaiting,
+                                                      std::memory_order_acq_rel);
   unlock(arg);
-  return true;
+  return park;
 }
 
 }  // namespace
@@ -56,6 +58,9 @@ bool Waiter::block(Mutex* lock, int64_t deadline) {
 
 bool Waiter::block_with(void (*unlock)(void*), void* arg, int64_t deadline) {
   if (g) {
+    // Still under the object's lock: no waker has seen this waiter yet, and
+    // the deadline and the context are not set up before the park function.
+    claim_word().store(kArming, std::memory_order_relaxed);
     ParkArgs pa{unlock, arg, this, deadline};
     gopark(park_with_deadline, &pa, waitreason ? waitreason : "chan/sync wait");
     if (deadline >= 0) timer_del(&g->sleeptimer);
@@ -74,9 +79,7 @@ bool Waiter::block_with(void (*unlock)(void*), void* arg, int64_t deadline) {
       if (done.load(std::memory_order_acquire)) break;
       int64_t d = deadline - nanotime();
       if (d <= 0) {
-        uint32_t expect = kWaiting;
-        if (claim_word().compare_exchange_strong(expect, kTimedOut, std::memory_order_acq_rel))
-          break;
+        if (give_up(kTimedOut) != kLost) break;
         block_thread();  // a waker or the context won the race: its ready() is coming
         break;
       }

@@ -4,20 +4,31 @@
 //
 // Protocol (every sync object and channel follows it):
 //  1. The waiter links itself into the object's queue under the object's
-//     lock (linked = true) and blocks with block(): a G parks (its unlock
-//     function drops the object lock, then arms the deadline timer), a
-//     thread drops the lock and sleeps on a futex.
+//     lock (linked = true) and blocks with block(): a G parks (on g0 its
+//     park function arms the deadline timer, then drops the object lock), a
+//     thread drops the lock and sleeps on a futex. The deadline or a context
+//     may wake the G before that unlock has returned, so the lock must not
+//     live on the waiting G's own stack: the G could return and reuse the
+//     frame under the unlock. A wait no waker can reach passes a no-op
+//     unlock to block_with() instead (goro_sleep_ctx).
 //  2. A waker, under the object's lock, unlinks the waiter (linked = false)
 //     and calls claim(). If claim() fails the waiter has timed out: the
 //     waker just forgets it. If it succeeds the waker fills in result (and
 //     any data) and, after dropping the lock, calls ready().
-//  3. A deadline claims the waiter with the other value. The waiter, once
+//  3. A deadline claims the waiter with the other value (give_up()). The
+//     waiter, once
 //     running again, sees timed_out(), takes the object's lock and unlinks
 //     itself if it is still linked.
 //  4. A context (Waiter::ctx, set before block()) is a third claimant: see
 //     "Context hook" below.
 // Exactly one of waker, deadline and context wins the claim, so ready()
-// runs once. A Waiter lives on its waiter's stack; block() does not return
+// runs once. A parking G sits in kArming while its park function links it
+// into the context and arms its timer: either may fire before the other is
+// set up, and a G readied then could run and drop its stack (and the
+// Waiter) under the park function. A claim taken in kArming therefore does
+// not ready the G; the park function's final kArming -> kWaiting CAS fails
+// and the G just stays running. After that CAS the park function touches
+// nothing of the G's but the object's lock. A Waiter lives on its waiter's stack; block() does not return
 // before the deadline timer is deleted and the waiter is off its context's
 // list, and timer_del() waits for a running callback, so no one touches a
 // Waiter after its wait is over.
@@ -59,8 +70,13 @@ struct Context;
 
 struct Waiter {
   // kTimedOut and kCancelled both mean "gave up": the waiter leaves on its
-  // own and no waker may serve it.
-  enum : uint32_t { kWaiting = 0, kClaimed = 1, kTimedOut = 2, kCancelled = 3 };
+  // own and no waker may serve it. kArming is a parking G's state while its
+  // park function (on g0) still sets up the claimants that do not take the
+  // object's lock, the deadline timer and the context: they may claim it
+  // then, but must not ready it (see give_up()).
+  enum : uint32_t { kWaiting = 0, kClaimed = 1, kTimedOut = 2, kCancelled = 3, kArming = 4 };
+  // give_up()'s results.
+  enum GiveUp { kLost, kMustReady, kClaimedArming };
 
   G* g = nullptr;                      // null: a plain thread
   std::atomic<uint32_t> claimed{kWaiting};
@@ -90,9 +106,28 @@ struct Waiter {
   }
   // timed_out() is true once the waiter gave up: its deadline fired or its
   // context was cancelled.
-  bool timed_out() { return claim_word().load(std::memory_order_acquire) >= kTimedOut; }
+  bool timed_out() {
+    uint32_t v = claim_word().load(std::memory_order_acquire);
+    return v == kTimedOut || v == kCancelled;
+  }
   bool cancelled() { return claim_word().load(std::memory_order_acquire) == kCancelled; }
   std::atomic<uint32_t>& claim_word() { return sel_first ? sel_first->claimed : claimed; }
+
+  // give_up() is how a claimant that does not hold the object's lock (the
+  // deadline timer, a context's cancellation) claims the waiter with `why`
+  // (kTimedOut or kCancelled). kMustReady: it was parked, call ready().
+  // kClaimedArming: its G is still being parked; the park function sees the
+  // claim and keeps the G running, so do not ready() it. kLost: someone else
+  // claimed it first; leave it alone.
+  GiveUp give_up(uint32_t why) {
+    std::atomic<uint32_t>& cw = claim_word();
+    uint32_t cur = cw.load(std::memory_order_acquire);
+    while (cur == kWaiting || cur == kArming) {
+      if (cw.compare_exchange_weak(cur, why, std::memory_order_acq_rel))
+        return cur == kWaiting ? kMustReady : kClaimedArming;
+    }
+    return kLost;
+  }
 
   void ready() {
     if (g) {
