@@ -1289,13 +1289,24 @@ void gentry(bctx::transfer_t t) {
   goexit(gp);
 }
 
+constexpr uint32_t kTsanFiberUses = 1024;
+
 // gdestroy finishes a G that exited. Runs on g0 of m, which holds a P.
 void gdestroy(M* m, G* gp) {
   P* p = m->p;
   GORO_PROBE1(g_exit, gp->goid);
   gp->status.store(Gdead, std::memory_order_relaxed);
-  san::tsan_destroy_fiber(gp->tsan_fiber);
-  gp->tsan_fiber = nullptr;
+  // Keep the TSan fiber for the G's next life: creating one maps and
+  // clears a whole TSan thread state, which made spawning under TSan cost
+  // milliseconds. A fiber's shadow call stack keeps the frames of every
+  // life that ended by switching away (gentry, goexit, mcall), so it is
+  // renewed after kTsanFiberUses lives, long before that stack fills.
+  // Reuse loses no ordering: every switch to it synchronizes (flags 0).
+  if (++gp->tsan_uses >= kTsanFiberUses) {
+    san::tsan_destroy_fiber(gp->tsan_fiber);
+    gp->tsan_fiber = nullptr;
+    gp->tsan_uses = 0;
+  }
   gp->asan_fake_stack = nullptr;
   gp->fn = nullptr;
   gp->arg = nullptr;
@@ -1893,10 +1904,8 @@ int shutdown_locked() {
     for (int i = 0; i < kGChunk; i++) {
       G* gp = &chunk[i];
       uint32_t s = gp->status.load();
-      if (s == Grunnable || s == Gwaiting || s == Grunning) {
-        abandoned++;
-        san::tsan_destroy_fiber(gp->tsan_fiber);
-      }
+      if (s == Grunnable || s == Gwaiting || s == Grunning) abandoned++;
+      san::tsan_destroy_fiber(gp->tsan_fiber);  // live or kept by a free G
       free(gp->fls);
       stack_unmap(&gp->stack);
     }
@@ -1982,7 +1991,7 @@ int rt_newproc(goro_fn fn, void* arg, size_t stack_size, const char* name, uint6
   } else {
     gp->name[0] = 0;
   }
-  gp->tsan_fiber = san::tsan_create_fiber();
+  if (!gp->tsan_fiber) gp->tsan_fiber = san::tsan_create_fiber();
   if (p) {
     if (p->goidcache == p->goidcacheend) {
       p->goidcache = sched.goidgen.fetch_add(kGoidBatch) + 1;

@@ -86,9 +86,12 @@ struct G {
   const void* gopc = nullptr;   // return address in the code that called goro_go
   uint64_t parentgoid = 0;      // goid of the creating G (0: a plain thread)
   int64_t waitsince = 0;        // coarse monotonic ns when it last parked (gopark)
-  // Sanitizer fiber state (unused in normal builds).
+  // Sanitizer fiber state (unused in normal builds). A free G keeps its
+  // TSan fiber for the next goroutine (tsan_uses lifetimes at most; see
+  // gdestroy), as it keeps its stack.
   void* tsan_fiber = nullptr;
   void* asan_fake_stack = nullptr;
+  uint32_t tsan_uses = 0;
   // Preemption (preempt.cpp, sysmon.cpp). sysmon sets `preempt` to ask the
   // G to yield; the G clears it when it next switches out (execute()).
   std::atomic<bool> preempt{false};
