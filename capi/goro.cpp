@@ -66,7 +66,11 @@ GORO_API int goro_num_goroutine(void) noexcept { return rt_num_goroutine(); }
 // asyncmod: preempt_module(fn) for an async-preemptible spawn, else 0.
 static int go_common(goro_fn fn, void* arg, size_t stack, const char* name, uint64_t* id,
                      const void* pc, int asyncmod = 0) {
-  if (getg()) return rt_newproc(fn, arg, stack, name, id, nullptr, nullptr, pc, asyncmod);
+  if (getg()) {
+    int err = rt_newproc(fn, arg, stack, name, id, nullptr, nullptr, pc, asyncmod);
+    preempt_check();  // a preemption point: a spawning loop yields to what it spawned
+    return err;
+  }
   if (int err = rt_ensure_started()) return err;
   ApiRef ref;
   if (!ref.ok()) return -ESHUTDOWN;

@@ -178,7 +178,7 @@ void preempt_handler(int sig, siginfo_t* si, void* ucv) {
     sigaddset(&set, sig);
     pthread_sigmask(SIG_UNBLOCK, &set, nullptr);
     g_switches.fetch_add(1, std::memory_order_relaxed);
-    gosched();  // returns when gp runs again, possibly on another M
+    gopreempt();  // returns when gp runs again, possibly on another M
     // sigreturn also restores the sigaltstack setting saved in the frame,
     // which is the old M's. Point the frame at this thread's own altstack, or
     // two Ms would share one (and a freed one once the old M exits).

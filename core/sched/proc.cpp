@@ -849,6 +849,13 @@ void execute(M* m, G* gp) {
         gp->status.store(Grunnable, std::memory_order_release);
         runqput(m->p, gp, false);
         return;
+      case SwitchOp::Preempt:
+        gp->status.store(Grunnable, std::memory_order_release);
+        sched.lock.lock();
+        globrunqput(gp);
+        sched.lock.unlock();
+        wakep();  // an idle P may take it (Go's goschedImpl)
+        return;
       case SwitchOp::Park: {
         gp->status.store(Gwaiting, std::memory_order_release);
         ParkUnlockFn f = m->unlockf;
@@ -1727,6 +1734,13 @@ void gosched() {
   mcall(gp, SwitchOp::Yield);
 }
 
+void gopreempt() {
+  G* gp = getg();
+  if (!gp) return;
+  SyscallPause sp(gp);
+  mcall(gp, SwitchOp::Preempt);
+}
+
 // ---------------------------------------------------------------------------
 // Blocking system calls (Go's entersyscall / exitsyscall).
 
@@ -1795,7 +1809,7 @@ int64_t rt_preempt_ns() { return sched.preempt_ns; }
 
 void preempt_yield(G* gp) {
   (void)gp;
-  gosched();  // execute() counts the request honoured as gp switches out
+  gopreempt();  // execute() counts the request honoured as gp switches out
 }
 
 int rt_syscall_enter() {

@@ -49,7 +49,7 @@ enum GStatus : uint32_t {
 
 // What a G asks its M to do when it switches to g0 (Go's mcall targets).
 // ExitSyscall: the G left a syscall and found no P; g0 queues it globally.
-enum class SwitchOp : uint32_t { None, Yield, Park, Exit, ExitSyscall };
+enum class SwitchOp : uint32_t { None, Yield, Preempt, Park, Exit, ExitSyscall };
 
 // ParkUnlockFn runs on g0 after the G is fully off its stack: the point where
 // it becomes safe for another thread to goready() it. Returning false means

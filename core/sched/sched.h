@@ -28,6 +28,12 @@ void gopark(ParkUnlockFn unlockf, void* arg, const char* reason);
 void goready(G* gp);
 // gosched() moves the calling G to the back of its P's run queue.
 void gosched();
+// gopreempt() is how a G answers a preemption request (preempt_yield, the
+// async handler): it goes to the back of the global queue, as Go's
+// gopreempt_m does, so it runs again only after the work queued before it,
+// local and global. (A spawning loop preempted onto its own P's local
+// queue would be back after 256 Gs while the global backlog it made grew.)
+void gopreempt();
 
 // arm_timer() queues t on the caller's P (P0 from a plain thread) and makes
 // sure a parked runtime wakes for it. The runtime must be running.

@@ -349,7 +349,8 @@ typedef struct goro_go_opts {
 /* goro_go() starts fn(arg) in a new goroutine, as Go's `go` statement.
  * From a goroutine the new one goes to the front of the current P's queue
  * (Go's runnext); from a plain thread it goes to the global run queue. Starts
- * the runtime lazily.
+ * the runtime lazily. From a goroutine it is a preemption point (see
+ * "Preemption"): after the spawn, the caller yields if sysmon asked it to.
  * @return 0.
  *   -EINVAL    fn is NULL.
  *   -ENOMEM    no memory for the goroutine or its stack.
@@ -462,9 +463,13 @@ GORO_API int goro_blocking(int (*fn)(void *arg), void *arg) GORO_NOEXCEPT;
  *    the preemption signal (SIGURG) to its thread;
  *  - the goroutine yields at its next preemption point: goro_yield(),
  *    goro_preempt_point(), goro_syscall_exit(), the end of an
- *    async-preemptible region, and the entry of channel send, receive and
- *    select and of goro_mutex_lock(); any call that parks
- *    (sleep, a blocking channel operation, a WaitGroup wait) yields anyway;
+ *    async-preemptible region, the entry of channel send, receive and
+ *    select and of goro_mutex_lock(), and goro_go()/goro_go_opts() after
+ *    the spawn (so a loop that spawns lets what it spawned run); any call
+ *    that parks (sleep, a blocking channel operation, a WaitGroup wait)
+ *    yields anyway. A goroutine that yields to a request goes to the back
+ *    of the global run queue, as in Go: it runs again after the work
+ *    queued before it;
  *  - code the program marks async-preemptible is switched out by the signal
  *    handler at once, wherever it is, and resumed later (maybe on another
  *    thread) with all registers, FP and vector state included, intact;
@@ -499,7 +504,8 @@ GORO_API int goro_blocking(int (*fn)(void *arg), void *arg) GORO_NOEXCEPT;
  * epoll_wait, ...) may return EINTR, as in Go. */
 
 /* goro_preempt_point() is an explicit preemption point: if sysmon asked the
- * calling goroutine to yield, it yields now (as goro_yield()); otherwise it
+ * calling goroutine to yield, it yields now (to the back of the global run
+ * queue; see above); otherwise it
  * returns at once (one thread-local read and one load). Put it in long loops
  * that do not otherwise call goro.
  * @return 0. Any thread (no-op on a plain thread). Since 0.1. */
