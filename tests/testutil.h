@@ -107,6 +107,32 @@ static inline int tu_wait_thread_count(int n, int timeout_ms) {
   return c;
 }
 
+/* tu_threads_back() waits (up to timeout_ms) for /proc/self/task to be down
+ * to n entries, as after a goro_shutdown() that must have joined every
+ * thread it started. If it is not, it prints each thread's tid, name and
+ * state (a leak and a slow reap look different) and returns the count. */
+TU_UNUSED static int tu_threads_back(int n, int timeout_ms) {
+  int c = tu_wait_thread_count(n, timeout_ms);
+  if (c <= n) return c;
+  DIR *d = opendir("/proc/self/task");
+  if (!d) return c;
+  struct dirent *e;
+  while ((e = readdir(d)) != NULL) {
+    if (e->d_name[0] == '.') continue;
+    char path[300], buf[256] = "";
+    snprintf(path, sizeof path, "/proc/self/task/%s/stat", e->d_name);
+    FILE *f = fopen(path, "r");
+    if (f) {
+      if (!fgets(buf, sizeof buf, f)) buf[0] = 0;
+      fclose(f);
+    }
+    buf[strcspn(buf, "\n")] = 0;
+    print_message("    thread still present: %.120s\n", buf);
+  }
+  closedir(d);
+  return c;
+}
+
 /* tu_proc_ticks() returns utime+stime of the process (fields 14 and 15 of
  * /proc/self/stat) in clock ticks, or -1. */
 static inline long tu_proc_ticks(void) {
