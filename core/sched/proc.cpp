@@ -1054,9 +1054,22 @@ top:
   }
   if (int64_t w = p->timers.next(); w != 0 && w <= nanotime()) p->timers.run(nanotime());
 
-  if (p->schedtick % 61 == 0 && sched.runqsize.load(std::memory_order_relaxed) > 0) {
-    LockGuard lg(sched.lock);
-    if (G* gp = globrunqget(p, 1)) return gp;
+  // Every 61st schedule the global queue goes first, so a P whose local
+  // queue keeps refilling cannot starve it (Go's findRunnable). One change:
+  // if a G waits in runnext (just readied: a timer, a channel peer) it goes
+  // first and the global turn comes at the next schedule. Preempted Gs sit
+  // in the global queue (gopreempt), so without this a sleeper woken behind
+  // CPU-bound Gs lost a whole slice in 1 of 61 wake-ups: bench-throttle's
+  // sleeper p99 was 29.8 ms, 15 ms with the deferral.
+  if ((p->schedtick % 61 == 0 || p->globturn) &&
+      sched.runqsize.load(std::memory_order_relaxed) > 0) {
+    if (!p->globturn && p->runnext.load(std::memory_order_relaxed)) {
+      p->globturn = true;
+    } else {
+      p->globturn = false;
+      LockGuard lg(sched.lock);
+      if (G* gp = globrunqget(p, 1)) return gp;
+    }
   }
   if (G* gp = runqget(p)) return gp;
   if (sched.runqsize.load(std::memory_order_relaxed) > 0) {

@@ -177,6 +177,9 @@ struct alignas(64) P {
   // the rest of the time slice. Only the owner P sets it; stealers may CAS
   // it to null.
   std::atomic<G*> runnext{nullptr};
+  // The global queue's every-61st-schedule turn, deferred by one schedule
+  // because a G waited in runnext (findRunnable). Owner P only.
+  bool globturn = false;
   // Free Gs with cached stacks; owner P only.
   G* gfree = nullptr;
   int32_t gfreecnt = 0;
