@@ -114,20 +114,28 @@ int fd_wait_impl(int fd, int events, int64_t deadline, Context* ctx) {
   }
 }
 
-ssize_t read_impl(int fd, void* buf, size_t n, int64_t deadline, Context* ctx) {
+// read_some is read_impl and recv_impl: read(2) or, for a socket call,
+// recv(2) with flags, parking on EAGAIN (not with MSG_DONTWAIT) until the
+// fd is readable, the deadline passes or ctx is cancelled.
+ssize_t read_some(int fd, void* buf, size_t n, int flags, bool sock, int64_t deadline,
+                  Context* ctx) {
   if (int e = check_io(fd, buf, n)) return e;
   int err = 0;
   PollDesc* pd = prepare(fd, &err);
   if (!pd) return err;
   n = std::min(n, kMaxIO);
   for (;;) {
-    ssize_t r = read(fd, buf, n);
+    ssize_t r = sock ? recv(fd, buf, n, flags) : read(fd, buf, n);
     if (r >= 0) return r;
     if (errno == EINTR) continue;
-    if (errno != EAGAIN) return -errno;
+    if (errno != EAGAIN || (flags & MSG_DONTWAIT)) return -errno;
     int rc = pd_wait(pd, kPollIn, deadline, ctx);
     if (rc < 0) return rc;
   }
+}
+
+ssize_t read_impl(int fd, void* buf, size_t n, int64_t deadline, Context* ctx) {
+  return read_some(fd, buf, n, 0, false, deadline, ctx);
 }
 
 ssize_t write_impl(int fd, const void* buf, size_t n, int64_t deadline, Context* ctx) {
@@ -140,19 +148,7 @@ ssize_t write_impl(int fd, const void* buf, size_t n, int64_t deadline, Context*
 }
 
 ssize_t recv_impl(int fd, void* buf, size_t n, int flags, int64_t deadline, Context* ctx) {
-  if (int e = check_io(fd, buf, n)) return e;
-  int err = 0;
-  PollDesc* pd = prepare(fd, &err);
-  if (!pd) return err;
-  n = std::min(n, kMaxIO);
-  for (;;) {
-    ssize_t r = recv(fd, buf, n, flags);
-    if (r >= 0) return r;
-    if (errno == EINTR) continue;
-    if (errno != EAGAIN || (flags & MSG_DONTWAIT)) return -errno;
-    int rc = pd_wait(pd, kPollIn, deadline, ctx);
-    if (rc < 0) return rc;
-  }
+  return read_some(fd, buf, n, flags, true, deadline, ctx);
 }
 
 ssize_t send_impl(int fd, const void* buf, size_t n, int flags, int64_t deadline, Context* ctx) {

@@ -544,26 +544,51 @@ static bool write_str(const char *dir, const char *file, const char *v) {
   return ok;
 }
 
+/* quota_cgroup makes a v1 cpu cgroup limited to 0.2 CPU (20 ms per 100 ms)
+ * named goro-audit-<tag>-<pid> into dir, or skips the test if there is no
+ * writable v1 cpu controller. */
+static void quota_cgroup(const char *tag, char *dir, size_t n) {
+  if (access("/sys/fs/cgroup/cpu/cpu.cfs_quota_us", W_OK) != 0) {
+    print_message("no writable cgroup v1 cpu controller at /sys/fs/cgroup/cpu; skipping\n");
+    skip();
+  }
+  snprintf(dir, n, "/sys/fs/cgroup/cpu/goro-audit-%s-%d", tag, (int)getpid());
+  assert_int_equal(mkdir(dir, 0755), 0);
+  assert_true(write_str(dir, "cpu.cfs_period_us", "100000"));
+  assert_true(write_str(dir, "cpu.cfs_quota_us", "20000"));
+}
+
+/* cgroup_add moves pid into the cgroup at dir. */
+static void cgroup_add(const char *dir, pid_t pid) {
+  char pidbuf[16];
+  snprintf(pidbuf, sizeof pidbuf, "%d", (int)pid);
+  assert_true(write_str(dir, "cgroup.procs", pidbuf));
+}
+
+/* check_throttle_matches: the audit's throttled periods equal cpu.stat's
+ * nr_throttled delta (+-1) and its throttled time is within 1% of the
+ * throttled_time delta. */
+static void check_throttle_matches(double periods, double tns, long long dthrottled,
+                                   long long dns) {
+  assert_true(periods >= (double)dthrottled - 1 && periods <= (double)dthrottled + 1);
+  double diff = tns - (double)dns;
+  if (diff < 0) diff = -diff;
+  if (diff > 0.01 * (double)dns)
+    fail_msg("throttled time %.3f ms vs cpu.stat %.3f ms: off by more than 1%%", tns / 1e6,
+             (double)dns / 1e6);
+}
+
 /* A busy process in a real cgroup v1 at 0.2 CPU for 5 s: the throttled
  * periods the audit counts equal cpu.stat's nr_throttled delta (+-1), its
  * throttled time is within 1% of cpu.stat's. */
 static void test_audit_throttle(void **state) {
   (void)state;
   need_audit(true);
-  if (access("/sys/fs/cgroup/cpu/cpu.cfs_quota_us", W_OK) != 0) {
-    print_message("no writable cgroup v1 cpu controller at /sys/fs/cgroup/cpu; skipping\n");
-    skip();
-  }
-  TU_WATCHDOG(60);
   char dir[128];
-  snprintf(dir, sizeof dir, "/sys/fs/cgroup/cpu/goro-audit-test-%d", (int)getpid());
-  assert_int_equal(mkdir(dir, 0755), 0);
-  assert_true(write_str(dir, "cpu.cfs_period_us", "100000"));
-  assert_true(write_str(dir, "cpu.cfs_quota_us", "20000"));
+  quota_cgroup("test", dir, sizeof dir);
+  TU_WATCHDOG(60);
   struct proc w = spawn_workload("busy", "5", NULL);
-  char pidbuf[16];
-  snprintf(pidbuf, sizeof pidbuf, "%d", (int)w.pid);
-  assert_true(write_str(dir, "cgroup.procs", pidbuf));
+  cgroup_add(dir, w.pid);
   struct audit a = start_audit(w.pid, NULL, NULL); /* until it exits */
   long long p0, t0, n0, p1, t1, n1;
   assert_true(read_cpu_stat(dir, &p0, &t0, &n0));
@@ -584,12 +609,7 @@ static void test_audit_throttle(void **state) {
       jnum(doc, "throttle", "switch_outs"), t1 - t0, (double)(n1 - n0) / 1e6);
   assert_int_equal(jnum(doc, NULL, "exited"), 1);
   assert_true(t1 - t0 >= 10); /* it really was throttled */
-  assert_true(periods >= (double)(t1 - t0) - 1 && periods <= (double)(t1 - t0) + 1);
-  double diff = tns - (double)(n1 - n0);
-  if (diff < 0) diff = -diff;
-  if (diff > 0.01 * (double)(n1 - n0))
-    fail_msg("throttled time %.3f ms vs cpu.stat %.3f ms: off by more than 1%%", tns / 1e6,
-             (double)(n1 - n0) / 1e6);
+  check_throttle_matches(periods, tns, t1 - t0, n1 - n0);
   assert_true(jnum(doc, "throttle", "switch_outs") >= 1);
   assert_int_equal(jnum(doc, "throttle", "quota_us"), 20000);
   assert_int_equal(jnum(doc, "throttle", "period_us"), 100000);
@@ -607,20 +627,11 @@ static void test_audit_throttle(void **state) {
 static void test_audit_maxprocs_quota(void **state) {
   (void)state;
   need_audit(true);
-  if (access("/sys/fs/cgroup/cpu/cpu.cfs_quota_us", W_OK) != 0) {
-    print_message("no writable cgroup v1 cpu controller at /sys/fs/cgroup/cpu; skipping\n");
-    skip();
-  }
-  TU_WATCHDOG(60);
   char dir[128];
-  snprintf(dir, sizeof dir, "/sys/fs/cgroup/cpu/goro-audit-mp-%d", (int)getpid());
-  assert_int_equal(mkdir(dir, 0755), 0);
-  assert_true(write_str(dir, "cpu.cfs_period_us", "100000"));
-  assert_true(write_str(dir, "cpu.cfs_quota_us", "20000"));
+  quota_cgroup("mp", dir, sizeof dir);
+  TU_WATCHDOG(60);
   struct proc w = spawn_workload("goro", "4", NULL);
-  char pidbuf[16];
-  snprintf(pidbuf, sizeof pidbuf, "%d", (int)w.pid);
-  assert_true(write_str(dir, "cgroup.procs", pidbuf));
+  cgroup_add(dir, w.pid);
   struct audit a = start_audit(w.pid, "--duration", "2.5");
   long long p0, t0, n0, p1, t1, n1;
   assert_true(read_cpu_stat(dir, &p0, &t0, &n0));
@@ -638,12 +649,7 @@ static void test_audit_maxprocs_quota(void **state) {
       "audit: %.0f periods, %.1f ms (%.1f ms summed over threads); cpu.stat: %lld, %.1f ms\n",
       periods, tns / 1e6, jnum(doc, "throttle", "thread_throttled_ns") / 1e6, t1 - t0,
       (double)(n1 - n0) / 1e6);
-  assert_true(periods >= (double)(t1 - t0) - 1 && periods <= (double)(t1 - t0) + 1);
-  double diff = tns - (double)(n1 - n0);
-  if (diff < 0) diff = -diff;
-  if (diff > 0.01 * (double)(n1 - n0))
-    fail_msg("throttled time %.3f ms vs cpu.stat %.3f ms: off by more than 1%%", tns / 1e6,
-             (double)(n1 - n0) / 1e6);
+  check_throttle_matches(periods, tns, t1 - t0, n1 - n0);
   const char *ev = strstr(doc, "{\"name\":\"maxprocs-vs-quota\"");
   print_message("%s\n", ev);
   if (!jnum(doc, "runtime", "available")) {

@@ -383,14 +383,7 @@ static void test_sigquit_dump(void **state) {
   assert_true(id > 0);
   assert_int_equal(kill(pid, SIGQUIT), 0);
   static char out[1 << 16];
-  size_t len = 0;
-  while (len < sizeof out - 1) {
-    ssize_t k = read(errp[0], out + len, sizeof out - 1 - len);
-    if (k < 0 && errno == EINTR) continue;
-    if (k <= 0) break;
-    len += (size_t)k;
-  }
-  out[len] = '\0';
+  tu_read_all(errp[0], out, sizeof out);
   int st = 0;
   assert_int_equal(waitpid(pid, &st, 0), pid);
   close(errp[0]);

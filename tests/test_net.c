@@ -48,6 +48,17 @@ static int listen_loopback(int *port) {
   return fd;
 }
 
+/* open_wait_fds sets up what the wake-up tests park on: a socket pair to
+ * read and fd_wait on (sv), one to write into until full (wv), and a
+ * loopback listener to accept on (lfd). */
+static void open_wait_fds(int sv[2], int wv[2], int *lfd) {
+  int port;
+  assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+  assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, wv), 0);
+  *lfd = listen_loopback(&port);
+  assert_true(*lfd >= 0);
+}
+
 static struct sockaddr_in loopback_addr(int port) {
   struct sockaddr_in a;
   memset(&a, 0, sizeof a);
@@ -507,11 +518,8 @@ static void test_close_wakes_waiters(void **state) {
   assert_int_equal(goro_wg_new(&wg), 0);
 
   /* Reader, fd_wait-er, writer and acceptor goroutines, closed from a plain thread. */
-  int sv[2], wv[2], port;
-  assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
-  assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, wv), 0);
-  int lfd = listen_loopback(&port);
-  assert_true(lfd >= 0);
+  int sv[2], wv[2], lfd;
+  open_wait_fds(sv, wv, &lfd);
   waitres_t w[4];
   wr_set(&w[0], sv[0], GORO_NO_DEADLINE, wg);
   wr_set(&w[1], sv[0], GORO_NO_DEADLINE, wg);
@@ -962,11 +970,8 @@ static void test_ctx_cancel(void **state) {
   TU_WATCHDOG(30);
   goro_wg_t *wg;
   assert_int_equal(goro_wg_new(&wg), 0);
-  int sv[2], wv[2], port;
-  assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
-  assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, wv), 0);
-  int lfd = listen_loopback(&port);
-  assert_true(lfd >= 0);
+  int sv[2], wv[2], lfd;
+  open_wait_fds(sv, wv, &lfd);
   char b[8];
   ASSERT_EQ(goro_read_ctx(sv[0], b, 1, NULL), -EINVAL);
   ASSERT_EQ(goro_fd_wait_ctx(sv[0], GORO_POLLIN, NULL), -EINVAL);

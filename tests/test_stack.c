@@ -64,18 +64,7 @@ static void run_overflow_child(long guarded, int yield_each, char *out, size_t o
     _exit(3);
   }
   close(p[1]);
-  size_t len = 0;
-  for (;;) {
-    char tmp[4096];
-    ssize_t n = read(p[0], tmp, sizeof tmp);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) break;
-    size_t k = (size_t)n;
-    if (k > outsz - 1 - len) k = outsz - 1 - len;
-    memcpy(out + len, tmp, k);
-    len += k;
-  }
-  out[len] = '\0';
+  tu_read_all(p[0], out, outsz);
   close(p[0]);
   pid_t w;
   while ((w = waitpid(pid, status, 0)) < 0 && errno == EINTR) {

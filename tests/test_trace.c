@@ -35,18 +35,7 @@ static void run_child(const char *godebug, void (*body)(void), char *out, size_t
     _exit(0);
   }
   close(p[1]);
-  size_t len = 0;
-  while (len < n - 1) {
-    ssize_t k = read(p[0], out + len, n - 1 - len);
-    if (k < 0 && errno == EINTR) continue;
-    if (k <= 0) break;
-    len += (size_t)k;
-  }
-  out[len] = '\0';
-  /* Drain whatever did not fit, so the child never blocks on a full pipe. */
-  char sink[4096];
-  while (read(p[0], sink, sizeof sink) > 0) {
-  }
+  tu_read_all(p[0], out, n);
   close(p[0]);
   int st = 0;
   assert_int_equal(waitpid(pid, &st, 0), pid);

@@ -107,6 +107,26 @@ static inline int tu_wait_thread_count(int n, int timeout_ms) {
   return c;
 }
 
+/* tu_read_all() reads fd until EOF (retrying EINTR) into out as a
+ * NUL-terminated string of at most n-1 bytes, and drains whatever does not
+ * fit so that a child writing to the pipe never blocks. Returns the length
+ * kept. */
+TU_UNUSED static size_t tu_read_all(int fd, char *out, size_t n) {
+  size_t len = 0;
+  for (;;) {
+    char tmp[4096];
+    ssize_t k = read(fd, tmp, sizeof tmp);
+    if (k < 0 && errno == EINTR) continue;
+    if (k <= 0) break;
+    size_t keep = (size_t)k;
+    if (keep > n - 1 - len) keep = n - 1 - len;
+    memcpy(out + len, tmp, keep);
+    len += keep;
+  }
+  out[len] = '\0';
+  return len;
+}
+
 /* tu_threads_back() waits (up to timeout_ms) for /proc/self/task to be down
  * to n entries, as after a goro_shutdown() that must have joined every
  * thread it started. If it is not, it prints each thread's tid, name and

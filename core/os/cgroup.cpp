@@ -518,6 +518,9 @@ struct goro_test_cg_snapshot {
   int cpuset_cpus, levels, warnings;
   char cgroup[256], limit_cgroup[256], warning[256];
 };
+static_assert(sizeof(goro_test_cg_snapshot::cgroup) == goro::rt::cgroup::kNameMax &&
+                  sizeof(goro_test_cg_snapshot::warning) == goro::rt::cgroup::kWarnMax,
+              "the test snapshot mirrors Snapshot's buffers");
 void* goro_test_cg_new(const char* root) {
   auto* r = new goro::rt::cgroup::Reader;
   r->set_root(root);
@@ -534,9 +537,9 @@ int goro_test_cg_read(void* r, goro_test_cg_snapshot* o) {
   o->cpuset_cpus = s.cpuset_cpus;
   o->levels = s.levels;
   o->warnings = s.warnings;
-  memcpy(o->cgroup, s.cgroup, 256);
-  memcpy(o->limit_cgroup, s.limit_cgroup, 256);
-  memcpy(o->warning, s.warning, 256);
+  memcpy(o->cgroup, s.cgroup, sizeof o->cgroup);
+  memcpy(o->limit_cgroup, s.limit_cgroup, sizeof o->limit_cgroup);
+  memcpy(o->warning, s.warning, sizeof o->warning);
   return re;
 }
 int goro_test_cg_auto(int affinity, int64_t quota, int64_t period, int cpuset, int rounding,
