@@ -7,10 +7,13 @@
 // for C and C++ programs:
 //
 //   G - goroutine: a stackful fiber (Boost.Context fcontext) with a pooled
-//       stack (stack.h). Switching between Gs always goes through the
-//       scheduler context of the M (g0), as Go's mcall does: a G that yields,
-//       parks or exits jumps to g0, and g0 does the bookkeeping on its own
-//       stack, where the G's stack is no longer in use.
+//       stack (stack.h). A G that leaves its stack never does its own
+//       bookkeeping (requeue, park function, exit) there: another M may
+//       resume it as soon as it is visible. Either it jumps to the M's
+//       scheduler context (g0), as Go's mcall does, and g0 does it; or, to
+//       yield or park when the next G is certain, it switches straight to
+//       that G and the bookkeeping runs on the new G's stack first
+//       (gswitch; "Direct switches" below).
 //   M - worker thread. Runs Go code only while it holds a P. Ms are created
 //       on demand and park on a futex (Note) when idle.
 //   P - scheduling context: a right to run Gs. There are exactly gomaxprocs
@@ -73,9 +76,10 @@
 // up; stopm() re-checks the global queue so that no such G is stranded.
 //
 // # Rejected alternatives
-//  - Switching G to G directly (no g0 hop): faster by one jump, but the
-//    bookkeeping of the switched-out G would run on a stack that another M
-//    may already be resuming. Go rejects it for the same reason.
+//  - Switching G to G directly with the old G doing its own bookkeeping
+//    before the jump: another M could resume it mid-jump. Go always goes
+//    through g0 for that reason; gswitch runs the bookkeeping on the new G's
+//    stack instead (ontop_fcontext), which no other M can touch.
 //  - A lock around each local run queue: the ring with a CAS on head is
 //    wait-free for the owner and costs stealers one CAS per half-queue.
 //  - Stop-the-world for gomaxprocs changes: a single hog would delay the
@@ -779,13 +783,30 @@ void scav_arm() {
 
 void gentry(bctx::transfer_t t);
 
-// gogo runs gp on m until gp switches back to g0. Runs on g0.
-void gogo(M* m, G* gp) {
+// gogo runs gp on m until a G switches back to g0, and returns that G: gp,
+// or a G that gp (or its successors) switched to directly (gswitch). Runs on
+// g0.
+G* gogo(M* m, G* gp) {
   san::tsan_switch(gp->tsan_fiber);
   san::asan_start_switch(&m->asan_fake_stack, gp->stack.lo, gp->stack.size());
+  m->from_g = false;
   bctx::transfer_t t = bctx::jump_fcontext(gp->ctx, m);
   san::asan_finish_switch(m->asan_fake_stack, nullptr, nullptr);
-  gp->ctx = t.fctx;
+  G* cur = m->curg.load(std::memory_order_relaxed);
+  cur->ctx = t.fctx;
+  return cur;
+}
+
+// resumed is the first thing a G does when it runs again after mcall or
+// gswitch, possibly on another M (the one in t.data). t.fctx is that M's g0:
+// a direct switch passes it on unchanged (gswitch_ontop).
+inline void resumed(G* gp, bctx::transfer_t t) {
+  M* nm = static_cast<M*>(t.data);
+  nm->g0ctx = t.fctx;
+  if (san::kAsan && nm->from_g)  // the stack left behind was a G's, not g0's
+    san::asan_finish_switch(gp->asan_fake_stack, nullptr, nullptr);
+  else
+    san::asan_finish_switch(gp->asan_fake_stack, &nm->g0_stack_bottom, &nm->g0_stack_size);
 }
 
 // mcall switches from gp to its M's g0, which performs op. Returns when gp
@@ -796,11 +817,7 @@ void mcall(G* gp, SwitchOp op) {
   san::tsan_switch(m->tsan_fiber);
   san::asan_start_switch(op == SwitchOp::Exit ? nullptr : &gp->asan_fake_stack, m->g0_stack_bottom,
                          m->g0_stack_size);
-  bctx::transfer_t t = bctx::jump_fcontext(m->g0ctx, nullptr);
-  // Resumed by the M in t.data.
-  M* nm = static_cast<M*>(t.data);
-  nm->g0ctx = t.fctx;
-  san::asan_finish_switch(gp->asan_fake_stack, &nm->g0_stack_bottom, &nm->g0_stack_size);
+  resumed(gp, bctx::jump_fcontext(m->g0ctx, nullptr));
 }
 
 [[noreturn]] void fatal_overflow(G* gp, const char* how) {
@@ -820,30 +837,43 @@ void mcall(G* gp, SwitchOp op) {
 
 void gdestroy(M* m, G* gp);
 
-// execute runs gp on m (which holds a P) and performs what gp asked for when
-// it switched back. Runs on g0.
+// switchin makes gp m's running G (gp is about to run). On g0 (execute) or
+// on gp's own stack (gswitch_ontop).
+inline void switchin(M* m, G* gp) {
+  // A preemption request left over from gp's previous run is moot.
+  if (gp->preempt.load(std::memory_order_relaxed))
+    gp->preempt.store(false, std::memory_order_relaxed);
+  m->curg.store(gp, std::memory_order_release);  // sysmon reads gp through it
+  gp->m = m;
+  gp->status.store(Grunning, std::memory_order_relaxed);
+  P* pp = m->p;
+  pp->schedtick.store(pp->schedtick.load(std::memory_order_relaxed) + 1,
+                      std::memory_order_relaxed);
+}
+
+// switchout: gp has just left its stack (its context is saved). Returns what
+// it asked for. On g0 (execute) or on the next G's stack (gswitch_ontop).
+inline SwitchOp switchout(M* m, G* gp) {
+  SwitchOp op = m->op;
+  m->op = SwitchOp::None;
+  if (gp->preempt.load(std::memory_order_relaxed)) {
+    // sysmon asked gp to yield and it switched out: the request is honoured.
+    gp->preempt.store(false, std::memory_order_relaxed);
+    stat_add(g_counters.preempt_honoured);
+  }
+  if (!stack_sp_ok(&gp->stack, gp->ctx))
+    fatal_overflow(gp, "stack pointer below the stack at a switch");
+  return op;
+}
+
+// execute runs gp on m (which holds a P) and performs what the G that comes
+// back asked for: gp, or a G it switched to directly. Runs on g0.
 void execute(M* m, G* gp) {
   for (;;) {
-    // A preemption request left over from gp's previous run is moot.
-    if (gp->preempt.load(std::memory_order_relaxed))
-      gp->preempt.store(false, std::memory_order_relaxed);
-    m->curg.store(gp, std::memory_order_release);  // sysmon reads gp through it
-    gp->m = m;
-    gp->status.store(Grunning, std::memory_order_relaxed);
-    P* pp = m->p;
-    pp->schedtick.store(pp->schedtick.load(std::memory_order_relaxed) + 1,
-                        std::memory_order_relaxed);
-    gogo(m, gp);
+    switchin(m, gp);
+    gp = gogo(m, gp);
     m->curg.store(nullptr, std::memory_order_relaxed);
-    SwitchOp op = m->op;
-    m->op = SwitchOp::None;
-    if (gp->preempt.load(std::memory_order_relaxed)) {
-      // sysmon asked gp to yield and it switched out: the request is honoured.
-      gp->preempt.store(false, std::memory_order_relaxed);
-      stat_add(g_counters.preempt_honoured);
-    }
-    if (!stack_sp_ok(&gp->stack, gp->ctx))
-      fatal_overflow(gp, "stack pointer below the stack at a switch");
+    SwitchOp op = switchout(m, gp);
     switch (op) {
       case SwitchOp::Yield:
         gp->status.store(Grunnable, std::memory_order_release);
@@ -892,6 +922,106 @@ void execute(M* m, G* gp) {
         fatal("execute: goroutine switched without a reason");
     }
   }
+}
+
+// ---------------------------------------------------------------------------
+// Direct switches: G -> G without passing through g0.
+//
+// A G that yields or parks while its P's local queue holds the G that
+// schedule() would certainly pick next switches straight to that G: one
+// context switch instead of two (G -> g0 -> G'), and no pass through
+// findRunnable. The old G must not become visible to other Ms before its
+// context is saved, so the part of execute() that follows a switch-out
+// (requeue it, or run its park function) cannot run on the old G's stack.
+// Boost.Context's ontop_fcontext runs gswitch_ontop on the new G's stack
+// first, with the old G's saved context in hand: it does that part there,
+// then the new G resumes. g0 stays suspended in gogo() meanwhile; whichever
+// G later switches to g0 is m->curg, which gogo() returns to execute().
+//
+// Whenever the choice is not that simple (no local G, a timer due, the
+// global queue's turn, a locked G or M, the runtime stopping or shrinking)
+// the G takes the g0 path, mcall(), and findRunnable decides. gopreempt
+// and goexit always take it.
+
+// gswitch_ontop and the park function run on the next G's stack, below its
+// saved stack pointer: up to ~2.5 KB with a full local queue (runqputslow's
+// batch) and a timer heap that grows (malloc), more under ASan. A G saved
+// with less room than this above its stack's low end is resumed through g0
+// instead, so that work cannot overflow it.
+constexpr size_t kOntopHeadroom = 8192;
+
+// direct_next takes from m's P the G that schedule() would run next, if that
+// is certain without g0; null otherwise. Runs on gp, m's running G.
+G* direct_next(M* m, G* gp) {
+  P* p = m->p;
+  if (!p || m->lockedg || gp->lockedm) return nullptr;
+  if (sched.state.load(std::memory_order_acquire) != kRunning) return nullptr;
+  if (p->id >= sched.gomaxprocs.load(std::memory_order_relaxed)) return nullptr;
+  if (int64_t w = p->timers.next(); w != 0 && w <= nanotime()) return nullptr;
+  if ((p->schedtick.load(std::memory_order_relaxed) % 61 == 0 || p->globturn) &&
+      sched.runqsize.load(std::memory_order_relaxed) > 0)
+    return nullptr;
+  G* next = runqget(p);
+  if (next && (next->lockedm || size_t(static_cast<char*>(next->ctx) - next->stack.lo) <
+                                    kOntopHeadroom)) {
+    // Back where runqget found it (runnext, or the head with runnext empty)
+    // for findRunnable: startlockedm() hands a locked G to its M.
+    runqput(p, next, true);
+    return nullptr;
+  }
+  return next;
+}
+
+// gswitch_ontop runs on next's stack, before next resumes: gp's half of
+// execute() (switchout and op), and next's switchin. It hands next the same
+// transfer g0 would have: m's g0 context and m.
+bctx::transfer_t gswitch_ontop(bctx::transfer_t t) {
+  M* m = static_cast<M*>(t.data);
+  G* gp = m->prevg;
+  G* next = m->nextg;
+  m->prevg = m->nextg = nullptr;
+  gp->ctx = t.fctx;
+  SwitchOp op = switchout(m, gp);
+  switchin(m, next);
+  if (op == SwitchOp::Yield) {
+    gp->status.store(Grunnable, std::memory_order_release);
+    runqput(m->p, gp, false);
+  } else {
+    gp->status.store(Gwaiting, std::memory_order_release);
+    ParkUnlockFn f = m->unlockf;
+    void* arg = m->unlockarg;
+    m->unlockf = nullptr;
+    m->unlockarg = nullptr;
+    if (f && !f(gp, arg)) {
+      // The wait was satisfied already: gp runs after next (execute() would
+      // have run it at once, but next owns this stack now).
+      gp->status.store(Grunnable, std::memory_order_release);
+      runqput(m->p, gp, true);
+    }
+  }
+  m->from_g = true;
+  return bctx::transfer_t{m->g0ctx, m};
+}
+
+// gswitch switches from gp straight to next (from direct_next) for op (Yield
+// or Park). Returns when gp is resumed, possibly on another M. Runs on gp.
+void gswitch(G* gp, G* next, SwitchOp op) {
+  M* m = gp->m;
+  m->op = op;
+  m->prevg = gp;
+  m->nextg = next;
+  san::tsan_switch(next->tsan_fiber);
+  san::asan_start_switch(&gp->asan_fake_stack, next->stack.lo, next->stack.size());
+  resumed(gp, bctx::ontop_fcontext(next->ctx, m, gswitch_ontop));
+}
+
+// switchto leaves gp for op (Yield or Park): directly to the next local G if
+// there is a certain one, else through g0. Runs on gp.
+void switchto(G* gp, SwitchOp op) {
+  if (G* next = direct_next(gp->m, gp))
+    gswitch(gp, next, op);
+  else
+    mcall(gp, op);
 }
 
 // ---------------------------------------------------------------------------
@@ -1300,11 +1430,19 @@ void run_user(G* gp) {
   fatal("goexit: dead goroutine resumed");
 }
 
+// gentry is where a new G starts. From g0 (gogo), t is g0's context and M.
+// From a direct switch, t is garbage: Boost.Context's entry trampoline passes
+// on only what a jump_fcontext delivers, not an ontop function's result. The
+// M is this thread's then, and its g0 context did not change.
 void gentry(bctx::transfer_t t) {
-  M* m = static_cast<M*>(t.data);
-  m->g0ctx = t.fctx;
+  M* m = getm();
   G* gp = m->curg;
-  san::asan_finish_switch(nullptr, &m->g0_stack_bottom, &m->g0_stack_size);
+  if (m->from_g) {
+    san::asan_finish_switch(nullptr, nullptr, nullptr);
+  } else {
+    m->g0ctx = t.fctx;
+    san::asan_finish_switch(nullptr, &m->g0_stack_bottom, &m->g0_stack_size);
+  }
   run_user(gp);
   goexit(gp);
 }
@@ -1713,7 +1851,7 @@ void gopark(ParkUnlockFn unlockf, void* arg, const char* reason) {
   m->unlockarg = arg;
   gp->waitreason = reason;
   gp->waitsince = coarsetime();  // for goro_dump (trace.h)
-  mcall(gp, SwitchOp::Park);
+  switchto(gp, SwitchOp::Park);
 }
 
 void goready(G* gp) {
@@ -1744,7 +1882,7 @@ void gosched() {
     return;
   }
   SyscallPause sp(gp);
-  mcall(gp, SwitchOp::Yield);
+  switchto(gp, SwitchOp::Yield);
 }
 
 void gopreempt() {

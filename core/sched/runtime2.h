@@ -51,9 +51,11 @@ enum GStatus : uint32_t {
 // ExitSyscall: the G left a syscall and found no P; g0 queues it globally.
 enum class SwitchOp : uint32_t { None, Yield, Preempt, Park, Exit, ExitSyscall };
 
-// ParkUnlockFn runs on g0 after the G is fully off its stack: the point where
+// ParkUnlockFn runs after the G is fully off its stack, on g0 or, after a
+// direct switch (gswitch), on the stack of the G switched to: the point where
 // it becomes safe for another thread to goready() it. Returning false means
-// "don't park after all": the G is made runnable again at once.
+// "don't park after all": the G is made runnable again at once. It must not
+// rely on getg(): that is null on g0 and the arriving G after a gswitch.
 using ParkUnlockFn = bool (*)(struct G* gp, void* arg);
 
 // G, M and P are cache-line aligned: each is written by the thread running
@@ -62,7 +64,7 @@ using ParkUnlockFn = bool (*)(struct G* gp, void* arg);
 // another P's switches used: bench/yield at 2 Ps took 109 ns per round
 // instead of 49 (docs/design.md, "Cache lines").
 struct alignas(64) G {
-  fcontext_t ctx = nullptr;     // saved context while not running; written by g0 at switch-out
+  fcontext_t ctx = nullptr;     // saved while not running; written at switch-out (gogo, gswitch)
   Stack stack;                  // owned by the G for its whole life (and while cached)
   std::atomic<uint32_t> status{Gidle};
   uint64_t goid = 0;            // set at spawn; never reused
@@ -129,10 +131,20 @@ struct alignas(64) M {
   M* alllink = nullptr;         // allm list (sched.lock)
   G* lockedg = nullptr;         // goro_lock_thread: the G wired to this M
   uint64_t fastrand = 0;        // per-M PRNG state
-  // Set by the G right before it switches to g0; read by g0 right after.
+  // Set by the G right before it switches to g0 (or directly to another G,
+  // gswitch); read right after by g0 (execute) or by gswitch_ontop.
   SwitchOp op = SwitchOp::None;
   ParkUnlockFn unlockf = nullptr;
   void* unlockarg = nullptr;
+  // A direct switch (gswitch) in flight: the G leaving and the G arriving.
+  // Set by the leaving G, consumed by gswitch_ontop on the arriving G's
+  // stack; owner M only.
+  G* prevg = nullptr;
+  G* nextg = nullptr;
+  // The G now resuming on this M was switched to by another G (gswitch),
+  // not by g0 (gogo): the stack left behind is not g0's, and a new G's entry
+  // gets no transfer (see resumed() and gentry()).
+  bool from_g = false;
   // Signal alternate stack for overflow reports.
   void* altstack = nullptr;
   // Syscalls: the P this M held when its G entered a syscall (owner M).

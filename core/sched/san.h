@@ -38,6 +38,11 @@
 
 namespace goro::rt::san {
 
+#if GORO_ASAN
+constexpr bool kAsan = true;
+#else
+constexpr bool kAsan = false;
+#endif
 #if GORO_ASAN || GORO_TSAN
 constexpr bool kEnabled = true;
 #else
