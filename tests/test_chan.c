@@ -599,6 +599,59 @@ static void test_release_while_waiting(void **state) {
   run_at(release_body, NULL);
 }
 
+/* Dropping the last reference while operations wait on the channel leaves
+ * it to them: they go on waiting (here until their deadlines), and the last
+ * to leave frees it. ASan checks both halves: no use after free, no leak. */
+struct orphan_op {
+  goro_chan_t *c;
+  int send;
+  int64_t deadline;
+  atomic_int rc;
+};
+static void orphan_waiter(void *arg) {
+  struct orphan_op *o = arg;
+  int v = 7;
+  int rc = o->send ? goro_chan_send(o->c, &v, o->deadline) : goro_chan_recv(o->c, &v, o->deadline);
+  atomic_store(&o->rc, rc);
+}
+static void *orphan_thread(void *arg) {
+  orphan_waiter(arg);
+  return NULL;
+}
+
+static void orphan_body(void *arg) {
+  (void)arg;
+  for (int cap = 0; cap <= 1; cap++) {
+    goro_chan_t *c;
+    CHECK(goro_chan_make(&c, sizeof(int), (size_t)cap) == 0);
+    int v = 1;
+    if (cap) CHECK(goro_chan_try_send(c, &v) == 0); /* full: senders block */
+    struct orphan_op ops[4];
+    int64_t now = goro_now();
+    for (int i = 0; i < 4; i++) {
+      ops[i].c = c;
+      ops[i].send = cap; /* unbuffered: receivers; full buffer: senders */
+      ops[i].deadline = now + (20 + 10 * i) * GORO_MS;
+      atomic_store(&ops[i].rc, 1);
+    }
+    pthread_t th; /* the last one is a plain thread */
+    for (int i = 0; i < 3; i++) CHECK(goro_go(orphan_waiter, &ops[i]) == 0);
+    CHECK(pthread_create(&th, NULL, orphan_thread, &ops[3]) == 0);
+    goro_sleep(5 * GORO_MS); /* all four are blocked */
+    CHECK(goro_chan_len(c) == cap);
+    goro_chan_release(c); /* the last reference: c now belongs to the waiters */
+    for (int i = 0; i < 3; i++)
+      while (atomic_load(&ops[i].rc) == 1) goro_sleep(GORO_MS);
+    pthread_join(th, NULL);
+    for (int i = 0; i < 4; i++) CHECK(atomic_load(&ops[i].rc) == -ETIMEDOUT);
+  }
+}
+
+static void test_release_last_reference_while_waiting(void **state) {
+  (void)state;
+  run_at(orphan_body, NULL);
+}
+
 static int setup(void **state) {
   (void)state;
   return goro_init(NULL);
@@ -625,6 +678,7 @@ int main(void) {
       cmocka_unit_test(test_timers),
       cmocka_unit_test(test_after_from_thread),
       cmocka_unit_test(test_release_while_waiting),
+      cmocka_unit_test(test_release_last_reference_while_waiting),
   };
   return cmocka_run_group_tests(tests, setup, teardown);
 }

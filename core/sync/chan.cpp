@@ -11,7 +11,13 @@
 //  - A value goes straight from sender to a blocked receiver (and, for a
 //    full buffer, the blocked sender's value goes into the slot the receiver
 //    emptied): no extra copy through the buffer, as in Go.
-//  - A blocked operation holds a reference on its channel until it returns.
+//  - A channel outlives the operations blocked on it. A select holds a
+//    reference on each of its channels until it returns. A blocked send or
+//    receive is counted in nblocked instead (two atomic operations fewer on
+//    the hot path): the last reference, dropped while nblocked > 0, leaves
+//    the channel orphaned, and the last blocked operation to leave frees it.
+//    A waker that claims a waiter counts it out (the woken operation does not
+//    touch the channel again); one that timed out counts itself out.
 //  - select locks its channels in address order (each once), so two selects
 //    over the same channels cannot deadlock; every other path takes a single
 //    channel lock.
@@ -53,6 +59,13 @@ inline void ready_peer(Waiter* w) {
   w->ready();
 }
 
+// A waker claimed w (under c->lock): a blocked send/recv never touches c
+// again; a select case keeps its own reference.
+inline Waiter* unblocked(Chan* c, Waiter* w) {
+  if (!w->sel_first) c->nblocked--;
+  return w;
+}
+
 // send_locked / recv_locked perform the operation if it can proceed now.
 // Return 1 and set *rc if done; 0 if it would block. *peer is the waiter
 // to ready after unlocking.
@@ -62,6 +75,7 @@ int send_locked(Chan* c, const void* ep, int* rc, Waiter** peer) {
     return 1;
   }
   if (Waiter* w = c->recvq.dequeue()) {
+    unblocked(c, w);
     copy_elem(c, w->elem, ep);
     w->result = 0;
     *peer = w;
@@ -85,6 +99,7 @@ int recv_locked(Chan* c, void* ep, int* rc, Waiter** peer) {
     return 1;
   }
   if (Waiter* w = c->sendq.dequeue()) {
+    unblocked(c, w);
     if (c->dataqsiz == 0) {
       copy_elem(c, ep, w->elem);
     } else {
@@ -128,18 +143,27 @@ Chan* chan_make(size_t elemsize, size_t cap) {
 
 void chan_retain(Chan* c) { c->refs.fetch_add(1, std::memory_order_relaxed); }
 
+namespace {
+void chan_free(Chan* c) {
+  free(c->buf);
+  delete c;
+}
+}  // namespace
+
 void chan_release(Chan* c) {
-  if (c->refs.fetch_sub(1, std::memory_order_acq_rel) == 1) {
-    free(c->buf);
-    delete c;
-  }
+  if (c->refs.fetch_sub(1, std::memory_order_acq_rel) != 1) return;
+  c->lock.lock();
+  bool waiting = c->nblocked > 0;
+  c->orphaned = waiting;
+  c->lock.unlock();
+  if (!waiting) chan_free(c);
 }
 
 namespace {
 
 // chan_op performs a send (q = sendq) or receive (q = recvq): at once if
 // try_locked() can, else, if allowed, by queueing on q until a partner, the
-// deadline or close. The blocked operation holds a channel reference.
+// deadline or close. The blocked operation is counted in c->nblocked.
 template <typename TryLocked>
 int chan_op(Chan* c, WaitQueue& q, void* ep, bool block, int64_t deadline, Context* ctx,
             TryLocked try_locked) {
@@ -166,17 +190,16 @@ int chan_op(Chan* c, WaitQueue& q, void* ep, bool block, int64_t deadline, Conte
   w.ctx = ctx;
   w.waitreason = &q == &c->recvq ? "chan receive" : "chan send";  // Go's wait reasons
   q.push_back(&w);
-  chan_retain(c);
+  c->nblocked++;
   if (!w.block(&c->lock, deadline)) {
     c->lock.lock();
     q.remove(&w);
+    bool last = --c->nblocked == 0 && c->orphaned;
     c->lock.unlock();
-    rc = -ETIMEDOUT;
-  } else {
-    rc = w.result;
+    if (last) chan_free(c);
+    return -ETIMEDOUT;
   }
-  chan_release(c);
-  return rc;
+  return w.result;
 }
 
 }  // namespace
@@ -198,12 +221,14 @@ int chan_close(Chan* c) {
     if (c->closed) return -EPIPE;
     c->closed = true;
     while (Waiter* w = c->recvq.dequeue()) {
+      unblocked(c, w);
       zero_elem(c, w->elem);
       w->result = -EPIPE;
       w->next = list;
       list = w;
     }
     while (Waiter* w = c->sendq.dequeue()) {
+      unblocked(c, w);
       w->result = -EPIPE;
       w->next = list;
       list = w;
@@ -226,7 +251,7 @@ void sel_lock(std::vector<Chan*>& order) {
   for (Chan* c : order) c->lock.lock();
 }
 
-// sel_unlock may run on g0 while the selecting G is parked (block_with).
+// sel_unlock runs off the selecting G's stack while it parks (block_with).
 // Once the last lock is dropped the G can be woken, finish the select and
 // free `order` (the vector lives on its stack), so nothing of it may be read
 // after that unlock: take the array and count first, count down in a local.

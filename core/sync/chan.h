@@ -22,6 +22,13 @@ struct Chan {
   bool closed = false;     // (lock)
   WaitQueue recvq;         // (lock) blocked receivers
   WaitQueue sendq;         // (lock) blocked senders
+  // (lock) Blocked send/recv operations (not select cases) that may still
+  // touch the channel: a waker that claims one counts it out, as it will
+  // not; one that gave up counts itself out after unlinking itself.
+  uint32_t nblocked = 0;
+  // (lock) The last reference went while nblocked > 0: the last blocked
+  // operation to leave frees the channel.
+  bool orphaned = false;
 };
 
 Chan* chan_make(size_t elemsize, size_t cap);

@@ -22,7 +22,8 @@ void deadline_fired(Timer* t) {
   if (w->give_up(Waiter::kTimedOut) == Waiter::kMustReady) goready(w->g);
 }
 
-// Runs on g0 once the G is off its stack, with the object's lock held and
+// Runs once the G is off its stack (on g0, or on the next G's stack after a
+// direct switch: proc.cpp, gswitch), with the object's lock held and
 // the waiter in kArming (block_with), so that neither claimant set up here
 // can ready the G yet: link the waiter into its context, arm the deadline
 // on the G's own timer, then leave kArming. If either claimed it meanwhile
@@ -50,6 +51,14 @@ bool park_with_deadline(G* gp, void* a) {
   return park;
 }
 
+// The park function of a solo waiter (no deadline, no context): nothing to
+// set up and no claimant to race, so no kArming.
+bool park_unlock(G*, void* a) {
+  ParkArgs* pa = static_cast<ParkArgs*>(a);
+  pa->unlock(pa->arg);
+  return true;
+}
+
 }  // namespace
 
 bool Waiter::block(Mutex* lock, int64_t deadline) {
@@ -57,12 +66,18 @@ bool Waiter::block(Mutex* lock, int64_t deadline) {
 }
 
 bool Waiter::block_with(void (*unlock)(void*), void* arg, int64_t deadline) {
+  solo = deadline < 0 && !ctx && !sel_first;
   if (g) {
     // Still under the object's lock: no waker has seen this waiter yet, and
     // the deadline and the context are not set up before the park function.
-    claim_word().store(kArming, std::memory_order_relaxed);
     ParkArgs pa{unlock, arg, this, deadline};
-    gopark(park_with_deadline, &pa, waitreason ? waitreason : "chan/sync wait");
+    const char* reason = waitreason ? waitreason : "chan/sync wait";
+    if (solo) {
+      gopark(park_unlock, &pa, reason);
+      return true;
+    }
+    claim_word().store(kArming, std::memory_order_relaxed);
+    gopark(park_with_deadline, &pa, reason);
     if (deadline >= 0) timer_del(&g->sleeptimer);
     if (ctx) ctx_unwatch(ctx, this);
     return !timed_out();

@@ -4,9 +4,9 @@
 //
 // Protocol (every sync object and channel follows it):
 //  1. The waiter links itself into the object's queue under the object's
-//     lock (linked = true) and blocks with block(): a G parks (on g0 its
-//     park function arms the deadline timer, then drops the object lock), a
-//     thread drops the lock and sleeps on a futex. The deadline or a context
+//     lock (linked = true) and blocks with block(): a G parks (off its
+//     stack, its park function arms the deadline timer, then drops the
+//     object lock), a thread drops the lock and sleeps on a futex. The deadline or a context
 //     may wake the G before that unlock has returned, so the lock must not
 //     live on the waiting G's own stack: the G could return and reuse the
 //     frame under the unlock. A wait no waker can reach passes a no-op
@@ -45,7 +45,7 @@
 // (Context::deadline) as the wait's deadline so a thread waiter times out on
 // its own futex, without needing the timer that cancels the context.
 // Inside block(), with the object's lock still held and no other claimant
-// able to run yet (for a G: on g0, once it is off its stack), the waiter is
+// able to run yet (for a G: in its park function, off its stack), the waiter is
 // put on the context's waiter list (ctx_watch); if the context is already
 // cancelled it claims itself (kCancelled) and does not sleep at all.
 // Cancellation takes the context's lock, claims every listed waiter with
@@ -71,7 +71,7 @@ struct Context;
 struct Waiter {
   // kTimedOut and kCancelled both mean "gave up": the waiter leaves on its
   // own and no waker may serve it. kArming is a parking G's state while its
-  // park function (on g0) still sets up the claimants that do not take the
+  // park function (off the G's stack) still sets up the claimants that do not take the
   // object's lock, the deadline timer and the context: they may claim it
   // then, but must not ready it (see give_up()).
   enum : uint32_t { kWaiting = 0, kClaimed = 1, kTimedOut = 2, kCancelled = 3, kArming = 4 };
@@ -94,10 +94,18 @@ struct Waiter {
   Waiter* ctx_prev = nullptr;
   bool ctx_linked = false;             // on ctx's waiter list (ctx's lock)
   const char* waitreason = nullptr;    // Go's wait reason for goro_dump ("chan receive"...)
+  // No claimant but the object's wakers, which hold its lock: no deadline,
+  // no context, not a select case (set by block_with before the lock is
+  // dropped). claim() then needs no CAS, and a G parks without kArming.
+  bool solo = false;
 
   // claim() is called by a waker under the object's lock. A select waiter
   // shares one claim word across all its cases.
   bool claim() {
+    if (solo) {  // the only claimant, under the lock that also unlinks it
+      claimed.store(kClaimed, std::memory_order_relaxed);
+      return true;
+    }
     uint32_t w = kWaiting;
     if (!claim_word().compare_exchange_strong(w, kClaimed, std::memory_order_acq_rel))
       return false;
