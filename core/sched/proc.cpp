@@ -955,7 +955,20 @@ void execute(M* m, G* gp) {
 // batch) and a timer heap that grows (malloc), more under ASan. A G saved
 // with less room than this above its stack's low end is resumed through g0
 // instead, so that work cannot overflow it.
+// That covers a signal delivered meanwhile as well: its frame (~3.5 KB with
+// AVX-512 state) lands on the same stack.
 constexpr size_t kOntopHeadroom = 8192;
+
+// Whether ontop_fcontext may start a G that has never run. On x86-64 Boost's
+// make_fcontext leaves its entry trampoline as the return address, so the
+// ontop function returns into it and on to gentry. On other architectures
+// (aarch64) the ontop function returns to the context's exit path instead and
+// the process would end: a new G is started through g0 there.
+#if defined(__x86_64__)
+constexpr bool kOntopStartsNewG = true;
+#else
+constexpr bool kOntopStartsNewG = false;
+#endif
 
 // direct_next takes from m's P the G that schedule() would run next, if that
 // is certain without g0; null otherwise. Runs on gp, m's running G.
@@ -969,10 +982,11 @@ G* direct_next(M* m, G* gp) {
       sched.runqsize.load(std::memory_order_relaxed) > 0)
     return nullptr;
   G* next = runqget(p);
-  if (next && (next->lockedm || size_t(static_cast<char*>(next->ctx) - next->stack.lo) <
-                                    kOntopHeadroom)) {
-    // Back where runqget found it (runnext, or the head with runnext empty)
-    // for findRunnable: startlockedm() hands a locked G to its M.
+  if (next && (next->lockedm || (next->fresh && !kOntopStartsNewG) ||
+               size_t(static_cast<char*>(next->ctx) - next->stack.lo) < kOntopHeadroom)) {
+    // Back to the front (runnext: where runqget found it, or the head with
+    // runnext empty) for findRunnable; startlockedm() hands a locked G to
+    // its M.
     runqput(p, next, true);
     return nullptr;
   }
@@ -1444,6 +1458,7 @@ void run_user(G* gp) {
 void gentry(bctx::transfer_t t) {
   M* m = getm();
   G* gp = m->curg;
+  gp->fresh = false;
   if (m->from_g) {
     san::asan_finish_switch(nullptr, nullptr, nullptr);
   } else {
@@ -2144,6 +2159,7 @@ int rt_newproc(goro_fn fn, void* arg, size_t stack_size, const char* name, uint6
   }
   stack_prepare(&gp->stack);
   gp->ctx = bctx::make_fcontext(gp->stack.hi, gp->stack.size(), gentry);
+  gp->fresh = true;
   gp->fn = fn;
   gp->arg = arg;
   gp->exitfn = exitfn;

@@ -87,6 +87,7 @@ struct alignas(64) G {
   FlsEntry* fls = nullptr;
   uint32_t flscap = 0;
   bool scav_seen = false;       // free and unused at the last scavenge (sched.gflock)
+  bool fresh = false;           // ctx is make_fcontext's, not yet run (set at spawn, gentry clears)
   char name[32] = {0};
   // Observability (trace.cpp): set at spawn by the creator, or at park by the
   // G itself; read racily by goro_dump, schedtrace and the gdb script.

@@ -17,7 +17,10 @@
 //    the hot path): the last reference, dropped while nblocked > 0, leaves
 //    the channel orphaned, and the last blocked operation to leave frees it.
 //    A waker that claims a waiter counts it out (the woken operation does not
-//    touch the channel again); one that timed out counts itself out.
+//    touch the channel again); one that timed out counts itself out. The
+//    M parking a waiter may still be inside c->lock.unlock() (its
+//    futex_wake) when the channel is freed: a wake on freed memory is at
+//    worst a spurious wake-up, which every futex wait here tolerates.
 //  - select locks its channels in address order (each once), so two selects
 //    over the same channels cannot deadlock; every other path takes a single
 //    channel lock.
