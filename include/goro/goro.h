@@ -88,7 +88,10 @@ GORO_API const char *goro_strerror(int err) GORO_NOEXCEPT;
 /* Largest value goro_maxprocs() accepts. */
 #define GORO_MAXPROCS_MAX 1024
 /* Smallest and largest goroutine stack sizes accepted (bytes, before rounding
- * up to whole pages). */
+ * up to whole pages). Small stacks: besides the goroutine's own frames, leave
+ * room for signal frames (~3.5 KB with AVX-512 state) and for the dynamic
+ * linker's lazy binding of a function's first call, which saves the same
+ * state on the calling stack; linking with -Wl,-z,now avoids the latter. */
 #define GORO_STACK_MIN (16u * 1024u)
 #define GORO_STACK_MAX (256u * 1024u * 1024u)
 
