@@ -873,6 +873,21 @@ inline SwitchOp switchout(M* m, G* gp) {
   return op;
 }
 
+// parkcommit finishes gp's park (SwitchOp::Park) once it is off its stack:
+// it becomes Gwaiting and its park function runs. False: the park function
+// found the wait over already, and gp is Grunnable again. On g0 (execute) or
+// on the next G's stack (gswitch_ontop).
+inline bool parkcommit(M* m, G* gp) {
+  gp->status.store(Gwaiting, std::memory_order_release);
+  ParkUnlockFn f = m->unlockf;
+  void* arg = m->unlockarg;
+  m->unlockf = nullptr;
+  m->unlockarg = nullptr;
+  if (!f || f(gp, arg)) return true;
+  gp->status.store(Grunnable, std::memory_order_release);
+  return false;
+}
+
 // execute runs gp on m (which holds a P) and performs what the G that comes
 // back asked for: gp, or a G it switched to directly. Runs on g0.
 void execute(M* m, G* gp) {
@@ -893,19 +908,9 @@ void execute(M* m, G* gp) {
         sched.lock.unlock();
         wakep();  // an idle P may take it (Go's goschedImpl)
         return;
-      case SwitchOp::Park: {
-        gp->status.store(Gwaiting, std::memory_order_release);
-        ParkUnlockFn f = m->unlockf;
-        void* arg = m->unlockarg;
-        m->unlockf = nullptr;
-        m->unlockarg = nullptr;
-        if (f && !f(gp, arg)) {
-          // The wait was satisfied already: run it again at once.
-          gp->status.store(Grunnable, std::memory_order_release);
-          continue;
-        }
+      case SwitchOp::Park:
+        if (!parkcommit(m, gp)) continue;  // the wait is over already: run it again at once
         return;
-      }
       case SwitchOp::Exit:
         gdestroy(m, gp);
         return;
@@ -1007,18 +1012,10 @@ bctx::transfer_t gswitch_ontop(bctx::transfer_t t) {
   if (op == SwitchOp::Yield) {
     gp->status.store(Grunnable, std::memory_order_release);
     runqput(m->p, gp, false);
-  } else {
-    gp->status.store(Gwaiting, std::memory_order_release);
-    ParkUnlockFn f = m->unlockf;
-    void* arg = m->unlockarg;
-    m->unlockf = nullptr;
-    m->unlockarg = nullptr;
-    if (f && !f(gp, arg)) {
-      // The wait was satisfied already: gp runs after next (execute() would
-      // have run it at once, but next owns this stack now).
-      gp->status.store(Grunnable, std::memory_order_release);
-      runqput(m->p, gp, true);
-    }
+  } else if (!parkcommit(m, gp)) {
+    // The wait is over already: gp runs after next (execute() would have
+    // run it at once, but next owns this stack now).
+    runqput(m->p, gp, true);
   }
   m->from_g = true;
   return bctx::transfer_t{m->g0ctx, m};

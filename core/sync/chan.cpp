@@ -62,10 +62,13 @@ inline void ready_peer(Waiter* w) {
   w->ready();
 }
 
-// A waker claimed w (under c->lock): a blocked send/recv never touches c
-// again; a select case keeps its own reference.
-inline Waiter* unblocked(Chan* c, Waiter* w) {
-  if (!w->sel_first) c->nblocked--;
+// take claims and unlinks the first claimable waiter of q (c->sendq or
+// c->recvq), or returns null. c->lock held. A blocked send/recv it claims
+// never touches c again, so it leaves nblocked; a select case keeps its own
+// reference.
+inline Waiter* take(Chan* c, WaitQueue& q) {
+  Waiter* w = q.dequeue();
+  if (w && !w->sel_first) c->nblocked--;
   return w;
 }
 
@@ -77,8 +80,7 @@ int send_locked(Chan* c, const void* ep, int* rc, Waiter** peer) {
     *rc = -EPIPE;
     return 1;
   }
-  if (Waiter* w = c->recvq.dequeue()) {
-    unblocked(c, w);
+  if (Waiter* w = take(c, c->recvq)) {
     copy_elem(c, w->elem, ep);
     w->result = 0;
     *peer = w;
@@ -101,8 +103,7 @@ int recv_locked(Chan* c, void* ep, int* rc, Waiter** peer) {
     *rc = -EPIPE;
     return 1;
   }
-  if (Waiter* w = c->sendq.dequeue()) {
-    unblocked(c, w);
+  if (Waiter* w = take(c, c->sendq)) {
     if (c->dataqsiz == 0) {
       copy_elem(c, ep, w->elem);
     } else {
@@ -223,15 +224,13 @@ int chan_close(Chan* c) {
     LockGuard lg(c->lock);
     if (c->closed) return -EPIPE;
     c->closed = true;
-    while (Waiter* w = c->recvq.dequeue()) {
-      unblocked(c, w);
+    while (Waiter* w = take(c, c->recvq)) {
       zero_elem(c, w->elem);
       w->result = -EPIPE;
       w->next = list;
       list = w;
     }
-    while (Waiter* w = c->sendq.dequeue()) {
-      unblocked(c, w);
+    while (Waiter* w = take(c, c->sendq)) {
       w->result = -EPIPE;
       w->next = list;
       list = w;
