@@ -2,7 +2,7 @@
  * test_stack.c: goroutine stacks: overflow is detected and reported (guard
  * page by default, canary check with guarded_stacks = -1), every accepted
  * stack size is really usable, and stacks are reused (RSS stays bounded over
- * many spawn/exit cycles).
+ * many spawn/exit cycles; a burst of short goroutines shares one stack).
  *
  * The overflow tests run in a forked child, so the parent must not have the
  * runtime running when it forks: every test here starts and stops its own.
@@ -367,6 +367,59 @@ static void test_stack_reuse_bounded_rss(void **state) {
 }
 
 /* ------------------------------------------------------------------------- */
+/* A burst of short goroutines runs on one resident stack                     */
+/* ------------------------------------------------------------------------- */
+
+/* A goroutine gets its stack context at its first run, and takes its P's
+ * spare stack (the last exited goroutine's, still in cache) in exchange for
+ * its own. So goroutines that are all spawned before any runs, and each run
+ * to completion, share one or two stacks instead of touching one each. */
+#define BURST 200
+struct burst {
+  goro_wg_t *wg;
+  uintptr_t frame[BURST];
+  int next;
+};
+static void burst_fn(void *arg) {
+  struct burst *b = arg;
+  b->frame[b->next++] = (uintptr_t)__builtin_frame_address(0); /* one P: no race */
+  GCHECK_CMP(goro_wg_done(b->wg), ==, 0);
+}
+static void burst_driver(void *arg) {
+  struct burst *b = arg;
+  for (int round = 0; round < 2; round++) { /* the first round fills the spare */
+    b->next = 0;
+    GCHECK_CMP(goro_wg_add(b->wg, BURST), ==, 0);
+    for (int i = 0; i < BURST; i++) GCHECK_CMP(goro_go(burst_fn, b), ==, 0);
+    GCHECK_CMP(goro_wg_wait(b->wg), ==, 0);
+  }
+}
+static void test_burst_shares_stack(void **state) {
+  (void)state;
+  TU_WATCHDOG(60);
+  tu_reset_fail();
+  goro_config_t cfg = GORO_CONFIG_INIT;
+  cfg.maxprocs = 1;
+  assert_int_equal(goro_init(&cfg), 0);
+  static struct burst b;
+  assert_int_equal(goro_wg_new(&b.wg), 0);
+  assert_int_equal(goro_run(burst_driver, &b), 0);
+  GASSERT_OK();
+  ASSERT_EQ(b.next, BURST);
+  int distinct = 0;
+  for (int i = 0; i < BURST; i++) {
+    int seen = 0;
+    for (int j = 0; j < i && !seen; j++) seen = b.frame[j] == b.frame[i];
+    distinct += !seen;
+  }
+  print_message("%d goroutines spawned before any ran used %d distinct stacks\n", BURST,
+                distinct);
+  ASSERT_CMP(distinct, <=, 2);
+  assert_int_equal(goro_wg_free(b.wg), 0);
+  assert_int_equal(goro_shutdown(), 0);
+}
+
+/* ------------------------------------------------------------------------- */
 /* Resuming a goroutine parked near the end of its stack                      */
 /* ------------------------------------------------------------------------- */
 
@@ -463,6 +516,7 @@ int main(void) {
       cmocka_unit_test(test_default_stack_usable),
       cmocka_unit_test(test_stack_reuse_bounded_rss),
       cmocka_unit_test(test_resume_parked_near_stack_end),
+      cmocka_unit_test(test_burst_shares_stack),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

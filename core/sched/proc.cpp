@@ -7,7 +7,8 @@
 // for C and C++ programs:
 //
 //   G - goroutine: a stackful fiber (Boost.Context fcontext) with a pooled
-//       stack (stack.h). A G that leaves its stack never does its own
+//       stack (stack.h), reserved at spawn and bound at its first run,
+//       when it may trade it for its P's hot spare (gbind). A G that leaves its stack never does its own
 //       bookkeeping (requeue, park function, exit) there: another M may
 //       resume it as soon as it is visible. Either it jumps to the M's
 //       scheduler context (g0), as Go's mcall does, and g0 does it; or, to
@@ -18,7 +19,7 @@
 //       on demand and park on a futex (Note) when idle.
 //   P - scheduling context: a right to run Gs. There are exactly gomaxprocs
 //       live Ps. Each has a 256-slot lock-free ring of runnable Gs plus a
-//       runnext slot, a cache of free Gs, and a timer heap.
+//       runnext slot, a cache of free Gs, a spare stack, and a timer heap.
 //
 // Work is found in this order (findRunnable): every 61st round the global
 // queue (fairness: a busy local queue must not starve it), then runnext and
@@ -97,6 +98,7 @@
 #include <cstring>
 #include <exception>
 #include <new>
+#include <utility>
 #include <vector>
 
 #include "netpoll/netpoll.h"
@@ -712,7 +714,10 @@ void gfput(P* p, G* gp) {
   scav_arm();
 }
 
-void gfpurge(P* p) {
+// gfpurge moves a retiring P's free Gs to the global list and returns its
+// spare stack, for the caller to stack_free() once it holds no lock. Called
+// before the P is marked Pdead: a regrow may hand it out again right after.
+Stack gfpurge(P* p) {
   LockGuard lg(sched.gflock);
   while (G* g = p->gfree) {
     p->gfree = g->schedlink;
@@ -721,6 +726,7 @@ void gfpurge(P* p) {
     sched.gfree = g;
     sched.gfreecnt++;
   }
+  return std::exchange(p->stkspare, Stack{});
 }
 
 // scavenge runs from the scavenger timer, at most once per kScavPeriod while
@@ -888,10 +894,25 @@ inline bool parkcommit(M* m, G* gp) {
   return false;
 }
 
+// gbind gives a new G its context just before its first run, on p (held by
+// the caller). If p's spare stack has the size of the G's own, they swap:
+// the spare is the stack of the last G that exited here, still in this
+// CPU's caches, where the G's own may not have been touched for a long
+// time. Binding at the first run rather than at spawn is what lets a burst
+// of short goroutines share one resident stack: each one's stack is already
+// reserved (rt_newproc), so this never allocates and never fails.
+void gbind(P* p, G* gp) {
+  if (p->stkspare.kind != StackKind::None && p->stkspare.size() == gp->stack.size())
+    std::swap(gp->stack, p->stkspare);
+  stack_prepare(&gp->stack);
+  gp->ctx = bctx::make_fcontext(gp->stack.hi, gp->stack.size(), gentry);
+}
+
 // execute runs gp on m (which holds a P) and performs what the G that comes
 // back asked for: gp, or a G it switched to directly. Runs on g0.
 void execute(M* m, G* gp) {
   for (;;) {
+    if (!gp->ctx) gbind(m->p, gp);
     switchin(m, gp);
     gp = gogo(m, gp);
     m->curg.store(nullptr, std::memory_order_relaxed);
@@ -987,14 +1008,17 @@ G* direct_next(M* m, G* gp) {
       sched.runqsize.load(std::memory_order_relaxed) > 0)
     return nullptr;
   G* next = runqget(p);
-  if (next && (next->lockedm || (next->fresh && !kOntopStartsNewG) ||
-               size_t(static_cast<char*>(next->ctx) - next->stack.lo) < kOntopHeadroom)) {
+  if (!next) return nullptr;
+  if (next->lockedm || (next->fresh && !kOntopStartsNewG) ||
+      (next->ctx &&
+       size_t(static_cast<char*>(next->ctx) - next->stack.lo) < kOntopHeadroom)) {
     // Back to the front (runnext: where runqget found it, or the head with
     // runnext empty) for findRunnable; startlockedm() hands a locked G to
     // its M.
     runqput(p, next, true);
     return nullptr;
   }
+  if (!next->ctx) gbind(p, next);
   return next;
 }
 
@@ -1082,14 +1106,16 @@ bool startlockedm(M* m, G* gp) {
 // retirep: m's P is beyond gomaxprocs; move its work elsewhere and drop it.
 void retirep(M* m) {
   P* p = m->p;
+  Stack spare;
   {
     LockGuard lg(sched.lock);
     if (p->id < sched.gomaxprocs.load()) return;  // raced with a regrow
     while (G* gp = runqget(p)) globrunqput(gp);
     releasep(m);
+    spare = gfpurge(p);
     p->status.store(Pdead, std::memory_order_relaxed);
   }
-  gfpurge(p);
+  stack_free(&spare);
   P* p0 = sched.allp[0];
   p->timers.move_to(&p0->timers);
   if (int64_t when = p0->timers.next()) wakeNetPoller(when);
@@ -1505,6 +1531,11 @@ void gdestroy(M* m, G* gp) {
   // list with a mismatched stack would otherwise cost an munmap + mmap).
   if (gp->stack.kind != StackKind::None && gp->stack.size() != sched.stack_size)
     stack_free(&gp->stack);
+  // A default-size stack was just used, so it is in this CPU's caches: it
+  // becomes the P's spare, for the next new G to run here (gbind), and gp
+  // keeps the previous spare (or none: rt_newproc allocates then).
+  else
+    std::swap(gp->stack, p->stkspare);
   void (*exitfn)(void*) = gp->exitfn;
   void* exitarg = gp->exitarg;
   gp->exitfn = nullptr;
@@ -1566,7 +1597,8 @@ void procresize(int32_t n) {
   }
   if (n < old) {
     for (P* p : retired) {
-      gfpurge(p);
+      Stack spare = gfpurge(p);
+      stack_free(&spare);
       p->timers.move_to(&sched.allp[0]->timers);
     }
     if (int64_t when = sched.allp[0]->timers.next()) wakeNetPoller(when);
@@ -1677,9 +1709,10 @@ void drop_retaken_p(P* p) {
     return;
   }
   while (G* gp = runqget(p)) globrunqput(gp);
+  Stack spare = gfpurge(p);
   p->status.store(Pdead, std::memory_order_relaxed);
   sched.lock.unlock();
-  gfpurge(p);
+  stack_free(&spare);
   P* p0 = sched.allp[0];
   p->timers.move_to(&p0->timers);
   if (int64_t when = p0->timers.next()) wakeNetPoller(when);
@@ -2102,6 +2135,7 @@ int shutdown_locked() {
   timer_del(&sched.scavtimer);
   sched.scavarmed.store(false);
   for (int32_t i = 0; i < sched.nallp.load(); i++) {
+    stack_unmap(&sched.allp[i]->stkspare);
     delete sched.allp[i];
     sched.allp[i] = nullptr;
   }
@@ -2154,8 +2188,7 @@ int rt_newproc(goro_fn fn, void* arg, size_t stack_size, const char* name, uint6
     }
     return -ENOMEM;
   }
-  stack_prepare(&gp->stack);
-  gp->ctx = bctx::make_fcontext(gp->stack.hi, gp->stack.size(), gentry);
+  gp->ctx = nullptr;  // gbind, at its first run
   gp->fresh = true;
   gp->fn = fn;
   gp->arg = arg;

@@ -65,7 +65,7 @@ using ParkUnlockFn = bool (*)(struct G* gp, void* arg);
 // instead of 49 (docs/design.md, "Cache lines").
 struct alignas(64) G {
   fcontext_t ctx = nullptr;     // saved while not running; written at switch-out (gogo, gswitch)
-  Stack stack;                  // owned by the G for its whole life (and while cached)
+  Stack stack;                  // owned by the G while alive and while cached (may swap with P.stkspare at its first run)
   std::atomic<uint32_t> status{Gidle};
   uint64_t goid = 0;            // set at spawn; never reused
   goro_fn fn = nullptr;
@@ -87,7 +87,7 @@ struct alignas(64) G {
   FlsEntry* fls = nullptr;
   uint32_t flscap = 0;
   bool scav_seen = false;       // free and unused at the last scavenge (sched.gflock)
-  bool fresh = false;           // ctx is make_fcontext's, not yet run (set at spawn, gentry clears)
+  bool fresh = false;           // never run: ctx is null until gbind, make_fcontext's until gentry clears this
   char name[32] = {0};
   // Observability (trace.cpp): set at spawn by the creator, or at park by the
   // G itself; read racily by goro_dump, schedtrace and the gdb script.
@@ -196,6 +196,12 @@ struct alignas(64) P {
   // Free Gs with cached stacks; owner P only.
   G* gfree = nullptr;
   int32_t gfreecnt = 0;
+  // The stack of the last default-size G that exited here, still hot in
+  // this CPU's caches. A new G swaps it for its own at its first run
+  // (gbind), and an exiting G swaps its stack back in (gdestroy), so short
+  // goroutines spawned in bulk all run on one resident stack instead of
+  // each touching its own. Owner P only; default size or None.
+  Stack stkspare;
   // Goroutine id cache (Go's goidcache), owner P only.
   uint64_t goidcache = 0, goidcacheend = 0;
   // Goroutines created and exited on this P. Single writer (owner P),

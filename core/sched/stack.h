@@ -16,7 +16,8 @@
 //    it costs a second resident page per goroutine (and a ~12 us page fault
 //    per new stack on a VM), doubling memory per parked goroutine.
 // Invariants:
-//  - A Stack is owned by exactly one G or by the pool.
+//  - A Stack is owned by exactly one G, by one P (its spare: the scheduler
+//    swaps it with a new G's own at the G's first run) or by the pool.
 //  - Free stacks stay mapped (munmap costs a TLB shootdown, ~50 us on a VM).
 //    Their pages go back to the kernel with MADV_DONTNEED: beyond a hot cache
 //    in the pool, and through the scheduler's scavenger for stacks cached on
