@@ -68,7 +68,12 @@ static int go_common(goro_fn fn, void* arg, size_t stack, const char* name, uint
                      const void* pc, int asyncmod = 0) {
   if (getg()) {
     int err = rt_newproc(fn, arg, stack, name, id, nullptr, nullptr, pc, asyncmod);
-    preempt_check();  // a preemption point: a spawning loop yields to what it spawned
+    // A preemption point, and backpressure: a spawner whose local queue is
+    // full yields to what it spawned (to the back of the global queue).
+    if (spawn_backlog())
+      gopreempt();
+    else
+      preempt_check();
     return err;
   }
   if (int err = rt_ensure_started()) return err;

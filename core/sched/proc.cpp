@@ -1937,6 +1937,14 @@ void gosched() {
   switchto(gp, SwitchOp::Yield);
 }
 
+bool spawn_backlog() {
+  M* m = getm();
+  P* p = m ? m->p : nullptr;
+  if (!p || m->lockedg) return false;
+  return p->runqtail.load(std::memory_order_relaxed) -
+             p->runqhead.load(std::memory_order_relaxed) >= kRunqSize;
+}
+
 void gopreempt() {
   G* gp = getg();
   if (!gp) return;

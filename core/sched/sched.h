@@ -34,6 +34,13 @@ void gosched();
 // local and global. (A spawning loop preempted onto its own P's local
 // queue would be back after 256 Gs while the global backlog it made grew.)
 void gopreempt();
+// spawn_backlog(): the calling G's P has a full local queue (the next spawn
+// would spill half of it to the global queue). goro_go answers it with
+// gopreempt(): a spawning loop then runs what it spawned before spawning
+// more, instead of piling it up for a whole time slice (docs/design.md,
+// "Preemption"). False on a plain thread, in a syscall region (no P) and for
+// a G locked to its thread (its yield would cost a thread handoff).
+bool spawn_backlog();
 
 // arm_timer() queues t on the caller's P (P0 from a plain thread) and makes
 // sure a parked runtime wakes for it. The runtime must be running.

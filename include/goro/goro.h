@@ -353,7 +353,10 @@ typedef struct goro_go_opts {
  * From a goroutine the new one goes to the front of the current P's queue
  * (Go's runnext); from a plain thread it goes to the global run queue. Starts
  * the runtime lazily. From a goroutine it is a preemption point (see
- * "Preemption"): after the spawn, the caller yields if sysmon asked it to.
+ * "Preemption"): after the spawn, the caller yields if sysmon asked it to,
+ * or if its P's local run queue is full (backpressure: a spawning loop runs
+ * what it spawned before spawning more; not for a goroutine locked to its
+ * thread). Either way it goes to the back of the global run queue.
  * @return 0.
  *   -EINVAL    fn is NULL.
  *   -ENOMEM    no memory for the goroutine or its stack.
