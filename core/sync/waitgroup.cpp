@@ -25,7 +25,11 @@
 namespace goro::rt {
 
 int WaitGroup::add(int64_t delta) {
-  int64_t old = count_.load(std::memory_order_relaxed);
+  // An RMW rather than a load: it takes the line exclusive at once, so the
+  // CAS below finds it local. With a load it came shared and the CAS had to
+  // fetch it again: two transfers between CPUs instead of one when adds
+  // and dones run on different CPUs (bench/spawn at 2 Ps).
+  int64_t old = count_.fetch_add(0, std::memory_order_relaxed);
   int64_t nv;
   for (;;) {
     if (__builtin_add_overflow(old, delta, &nv) || nv < 0) return -ERANGE;
