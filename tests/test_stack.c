@@ -2,7 +2,8 @@
  * test_stack.c: goroutine stacks: overflow is detected and reported (guard
  * page by default, canary check with guarded_stacks = -1), every accepted
  * stack size is really usable, and stacks are reused (RSS stays bounded over
- * many spawn/exit cycles; a burst of short goroutines shares one stack).
+ * many spawn/exit cycles; a burst of short goroutines shares one stack;
+ * the scavenger returns the pages of stacks that stay unused).
  *
  * The overflow tests run in a forked child, so the parent must not have the
  * runtime running when it forks: every test here starts and stops its own.
@@ -367,6 +368,91 @@ static void test_stack_reuse_bounded_rss(void **state) {
 }
 
 /* ------------------------------------------------------------------------- */
+/* The scavenger returns the pages of stacks left unused on free goroutines   */
+/* ------------------------------------------------------------------------- */
+
+/* Thousands of goroutines each dirty half of their stack and park, then all
+ * exit at once: their Gs go to the free lists with resident stacks. Once
+ * those stay unused for two scavenger periods (1 s each), all but the most
+ * recently freed 1024 have their pages returned, so RSS falls back. */
+#define SCAV_TOUCH (32 * 1024)
+struct scav {
+  goro_wg_t *gate, *done;
+  atomic_int dirty; /* goroutines that have dirtied their stack */
+};
+__attribute__((noinline)) static void scav_dirty(struct scav *s) {
+  volatile char buf[SCAV_TOUCH];
+  for (int i = 0; i < SCAV_TOUCH; i += 1024) buf[i] = (char)i;
+  atomic_fetch_add(&s->dirty, 1);
+  GCHECK_CMP(goro_wg_wait(s->gate), ==, 0);
+  buf[0] = buf[1024];
+}
+static void scav_fn(void *arg) {
+  struct scav *s = arg;
+  scav_dirty(s);
+  GCHECK_CMP(goro_wg_done(s->done), ==, 0);
+}
+static void scav_wait_dirty(struct scav *s, int n) {
+  int64_t end = tu_now_ns() + 30 * 1000000000LL;
+  while (atomic_load(&s->dirty) < n && tu_now_ns() < end) tu_sleep_ms(1);
+  ASSERT_EQ(atomic_load(&s->dirty), n);
+}
+static void test_scavenger_returns_pages(void **state) {
+  (void)state;
+  TU_WATCHDOG(120);
+  tu_reset_fail();
+  goro_config_t cfg = GORO_CONFIG_INIT;
+  cfg.maxprocs = 2;
+  assert_int_equal(goro_init(&cfg), 0);
+  /* TSan keeps ~1 MB of state per goroutine (its fibers). */
+  const int n = TU_SCALE(5000, 5000, 1500);
+  static struct scav s;
+  atomic_store(&s.dirty, 0);
+  assert_int_equal(goro_wg_new(&s.gate), 0);
+  assert_int_equal(goro_wg_new(&s.done), 0);
+  assert_int_equal(goro_wg_add(s.gate, 1), 0);
+  assert_int_equal(goro_wg_add(s.done, n), 0);
+  long rss0 = tu_rss_kib();
+  for (int i = 0; i < n; i++) assert_int_equal(goro_go(scav_fn, &s), 0);
+  scav_wait_dirty(&s, n); /* all about to park, stacks dirty */
+  long rss_live = tu_rss_kib();
+  assert_int_equal(goro_wg_done(s.gate), 0);
+  assert_int_equal(goro_wg_wait(s.done), 0);
+  tu_settle(0);
+  long rss_free = tu_rss_kib();
+  /* Expected release: all but 1024 stacks' dirty pages (minus slack). */
+  long want = (long)(n - 1024) * (SCAV_TOUCH / 1024) * 3 / 4;
+  long rss_after = rss_free;
+  int64_t t0 = tu_now_ns();
+  while (tu_now_ns() - t0 < 6000000000LL) {
+    usleep(100 * 1000);
+    rss_after = tu_rss_kib();
+    if (rss_free - rss_after >= want) break;
+  }
+  print_message("RSS: %ld KiB before, %ld with %d parked, %ld once they exited, %ld after "
+                "%.1f s idle (want a drop of %ld)\n",
+                rss0, rss_live, n, rss_free, rss_after, (double)(tu_now_ns() - t0) / 1e9,
+                want);
+  GASSERT_OK();
+  if (GORO_TEST_SANITIZER)
+    print_message("RSS drop not checked: the sanitizer's shadow and quarantine move RSS on "
+                  "their own\n");
+  else
+    ASSERT_CMP(rss_free - rss_after, >=, want);
+  /* The released stacks are usable again: run the same crowd once more. */
+  assert_int_equal(goro_wg_add(s.gate, 1), 0);
+  assert_int_equal(goro_wg_add(s.done, n), 0);
+  for (int i = 0; i < n; i++) assert_int_equal(goro_go(scav_fn, &s), 0);
+  scav_wait_dirty(&s, 2 * n);
+  assert_int_equal(goro_wg_done(s.gate), 0);
+  assert_int_equal(goro_wg_wait(s.done), 0);
+  GASSERT_OK();
+  assert_int_equal(goro_wg_free(s.gate), 0);
+  assert_int_equal(goro_wg_free(s.done), 0);
+  assert_int_equal(goro_shutdown(), 0);
+}
+
+/* ------------------------------------------------------------------------- */
 /* A burst of short goroutines runs on one resident stack                     */
 /* ------------------------------------------------------------------------- */
 
@@ -517,6 +603,7 @@ int main(void) {
       cmocka_unit_test(test_stack_reuse_bounded_rss),
       cmocka_unit_test(test_resume_parked_near_stack_end),
       cmocka_unit_test(test_burst_shares_stack),
+      cmocka_unit_test(test_scavenger_returns_pages),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -68,6 +68,7 @@ void make_thread_exit_key() { pthread_key_create(&g_thread_exit_key, thread_exit
 // table() returns the caller's table: its goroutine's, or its thread's.
 void current_table(G::FlsEntry*** e, uint32_t** cap, bool* is_thread) {
   if (G* gp = getg()) {
+    gp->slow.store(true, std::memory_order_relaxed);  // goexit runs the destructors
     *e = &gp->fls;
     *cap = &gp->flscap;
     *is_thread = false;

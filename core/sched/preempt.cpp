@@ -320,6 +320,7 @@ int rt_async_begin(const void* caller) {
   if (!gp) return 0;
   uint32_t n = gp->asyncsafe.load(std::memory_order_relaxed);
   if (n == UINT32_MAX) return -EOVERFLOW;
+  gp->slow.store(true, std::memory_order_relaxed);  // gdestroy resets asyncsafe
   if (n == 0) gp->asyncmod.store(preempt_module(caller), std::memory_order_relaxed);
   // The handler runs on this thread: a signal fence orders it for the handler.
   std::atomic_signal_fence(std::memory_order_seq_cst);

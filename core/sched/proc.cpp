@@ -634,6 +634,37 @@ void resetspinning(M* m) {
 // ---------------------------------------------------------------------------
 // G allocation and free lists.
 
+// The global free list is a stack of batches. A batch is a chain of free Gs
+// linked through schedlink (null-terminated); its head links to the next
+// batch (gfbatch) and knows the chain's length (gfbatchn). Moving Gs
+// between a P's list and the global one is O(1) under gflock: the walk Go's
+// gfget does under its lock touches one G after another whose lines are
+// often on the other CPU, and at 2 Ps that walk kept the lock long enough
+// for gfput on the other P to sleep on it.
+
+// gfpushbatch puts the chain head (n Gs) on the global list. gflock held.
+void gfpushbatch(G* head, int32_t n) {
+  head->gfbatch = sched.gfree;
+  head->gfbatchn = n;
+  head->scav_seen = false;
+  sched.gfree = head;
+  sched.gfreecnt.store(sched.gfreecnt.load(std::memory_order_relaxed) + n,
+                       std::memory_order_relaxed);
+}
+
+// gfpopbatch takes the most recently pushed batch: its head (null if the
+// list is empty) and, in *n, its length. gflock held.
+G* gfpopbatch(int32_t* n) {
+  G* head = sched.gfree;
+  if (!head) return nullptr;
+  sched.gfree = head->gfbatch;
+  head->gfbatch = nullptr;
+  *n = head->gfbatchn;
+  sched.gfreecnt.store(sched.gfreecnt.load(std::memory_order_relaxed) - *n,
+                       std::memory_order_relaxed);
+  return head;
+}
+
 G* galloc() {
   LockGuard lg(sched.gflock);
   G* chunk = new (std::nothrow) G[kGChunk];
@@ -643,36 +674,36 @@ G* galloc() {
     return nullptr;
   }
   sched.gchunks.push_back(chunk);
-  for (int i = 1; i < kGChunk; i++) {
-    chunk[i].schedlink = sched.gfree;
-    sched.gfree = &chunk[i];
-    sched.gfreecnt++;
+  // chunk[0] is the caller's; the rest go to the global list in batches of
+  // the size gfget takes.
+  constexpr int kBatch = kGfreeLocalMax / 2;
+  for (int i = 1; i < kGChunk; i += kBatch) {
+    int n = std::min(kBatch, kGChunk - i);
+    for (int j = 0; j + 1 < n; j++) chunk[i + j].schedlink = &chunk[i + j + 1];
+    gfpushbatch(&chunk[i], n);
   }
   return &chunk[0];
 }
 
+// gfget_global takes one free G for a spawn from a plain thread (no P).
 G* gfget_global() {
   LockGuard lg(sched.gflock);
-  G* gp = sched.gfree;
-  if (gp) {
-    sched.gfree = gp->schedlink;
-    sched.gfreecnt--;
-    gp->scav_seen = false;
-  }
+  int32_t n;
+  G* gp = gfpopbatch(&n);
+  if (gp && n > 1) gfpushbatch(gp->schedlink, n - 1);
+  if (gp) gp->schedlink = nullptr;
   return gp;
 }
 
+// gfget takes a free G from p's list, refilling an empty list with one
+// global batch.
 G* gfget(P* p) {
   if (!p->gfree && sched.gfreecnt.load(std::memory_order_relaxed) > 0) {
     LockGuard lg(sched.gflock);
-    while (p->gfreecnt < kGfreeLocalMax / 2 && sched.gfree) {
-      G* gp = sched.gfree;
-      sched.gfree = gp->schedlink;
-      sched.gfreecnt--;
-      gp->scav_seen = false;
-      gp->schedlink = p->gfree;
-      p->gfree = gp;
-      p->gfreecnt++;
+    int32_t n;
+    if (G* head = gfpopbatch(&n)) {
+      p->gfree = head;
+      p->gfreecnt = n;
     }
   }
   G* gp = p->gfree;
@@ -685,31 +716,24 @@ G* gfget(P* p) {
 
 void scav_arm();
 
-// gfput caches a dead G, with its stack, on p; overflow moves half to the
-// global list. Stacks are never unmapped here: the scavenger returns the
-// pages of stacks that stay unused (see scavenge()).
+// gfput caches a dead G, with its stack, on p. When the list reaches
+// kGfreeLocalMax, its older half (the Gs least likely still in cache) goes
+// to the global list as one batch. Stacks are never unmapped here: the
+// scavenger returns the pages of stacks that stay unused (see scavenge()).
 void gfput(P* p, G* gp) {
   gp->schedlink = p->gfree;
   p->gfree = gp;
   p->gfreecnt++;
   if (p->gfreecnt < kGfreeLocalMax) return;
-  G* head = nullptr;
-  G* tail = nullptr;
-  int32_t n = 0;
-  while (p->gfreecnt > kGfreeLocalMax / 2) {
-    G* g = p->gfree;
-    p->gfree = g->schedlink;
-    p->gfreecnt--;
-    g->schedlink = head;
-    if (!head) tail = g;
-    head = g;
-    n++;
-  }
+  G* last = p->gfree;  // the last G kept
+  for (int32_t i = 1; i < kGfreeLocalMax / 2; i++) last = last->schedlink;
+  G* head = last->schedlink;
+  last->schedlink = nullptr;
+  int32_t n = p->gfreecnt - kGfreeLocalMax / 2;
+  p->gfreecnt = kGfreeLocalMax / 2;
   {
     LockGuard lg(sched.gflock);
-    tail->schedlink = sched.gfree;
-    sched.gfree = head;
-    sched.gfreecnt += n;
+    gfpushbatch(head, n);
   }
   scav_arm();
 }
@@ -719,64 +743,63 @@ void gfput(P* p, G* gp) {
 // before the P is marked Pdead: a regrow may hand it out again right after.
 Stack gfpurge(P* p) {
   LockGuard lg(sched.gflock);
-  while (G* g = p->gfree) {
-    p->gfree = g->schedlink;
-    p->gfreecnt--;
-    g->schedlink = sched.gfree;
-    sched.gfree = g;
-    sched.gfreecnt++;
-  }
+  if (p->gfree) gfpushbatch(p->gfree, p->gfreecnt);
+  p->gfree = nullptr;
+  p->gfreecnt = 0;
   return std::exchange(p->stkspare, Stack{});
 }
 
 // scavenge runs from the scavenger timer, at most once per kScavPeriod while
-// free Gs hold resident stacks. The first kScavRetain free Gs (the most
-// recently freed: the list is LIFO) are left alone. Beyond them, a stack
-// that was already free and unused at the previous pass has its pages
-// returned; the others are marked and looked at again next time. The Gs
+// free Gs hold resident stacks. The most recently freed batches, at least
+// kScavRetain Gs, are left alone (the list is LIFO). Beyond them, a batch
+// that was already on the list at the previous pass has its stacks' pages
+// returned; the others are marked and looked at again next time. Batches
 // being released are taken off the list meanwhile, so nobody can reuse a
-// stack while its pages are being dropped; they go back at the tail.
+// stack while its pages are being dropped; they go back at the tail, still
+// marked, so they do not keep the scavenger armed.
 void scavenge(Timer*) {
   sched.scavarmed.store(false);
-  std::vector<Stack*> batch;
-  G* rhead = nullptr;
-  G* rtail = nullptr;
+  std::vector<Stack*> stacks;
+  G* rhead = nullptr;  // detached batches, linked through gfbatch
+  G** rtail = &rhead;
   int32_t nrel = 0;
   bool pending = false;
   {
     LockGuard lg(sched.gflock);
-    int32_t i = 0;
-    for (G** pp = &sched.gfree; *pp;) {
-      G* g = *pp;
-      if (++i <= kScavRetain || g->stack.kind == StackKind::None || g->stack.cold) {
-        pp = &g->schedlink;
+    int32_t kept = 0;
+    for (G** bp = &sched.gfree; *bp;) {
+      G* b = *bp;
+      if (kept < kScavRetain) {
+        kept += b->gfbatchn;
+        bp = &b->gfbatch;
         continue;
       }
-      if (!g->scav_seen) {
-        g->scav_seen = true;
+      if (!b->scav_seen) {
+        b->scav_seen = true;
         pending = true;
-        pp = &g->schedlink;
+        bp = &b->gfbatch;
         continue;
       }
-      *pp = g->schedlink;  // detach while its pages are released
-      g->schedlink = nullptr;
-      if (rtail)
-        rtail->schedlink = g;
-      else
-        rhead = g;
-      rtail = g;
-      nrel++;
+      *bp = b->gfbatch;  // detach while its pages are released
+      b->gfbatch = nullptr;
+      *rtail = b;
+      rtail = &b->gfbatch;
+      nrel += b->gfbatchn;
     }
-    sched.gfreecnt -= nrel;
+    sched.gfreecnt.store(sched.gfreecnt.load(std::memory_order_relaxed) - nrel,
+                         std::memory_order_relaxed);
   }
-  for (G* g = rhead; g; g = g->schedlink) batch.push_back(&g->stack);
-  if (!batch.empty()) stack_release_batch(batch.data(), batch.size());
+  for (G* b = rhead; b; b = b->gfbatch)
+    for (G* g = b; g; g = g->schedlink)
+      if (g->stack.kind != StackKind::None && !g->stack.cold) stacks.push_back(&g->stack);
+  if (!stacks.empty()) stack_release_batch(stacks.data(), stacks.size());
   if (rhead) {
     LockGuard lg(sched.gflock);
-    G** pp = &sched.gfree;
-    while (*pp) pp = &(*pp)->schedlink;
-    *pp = rhead;
-    sched.gfreecnt += nrel;
+    G** bp = &sched.gfree;
+    while (*bp) bp = &(*bp)->gfbatch;
+    *bp = rhead;
+    sched.gfreecnt.store(sched.gfreecnt.load(std::memory_order_relaxed) + nrel,
+                         std::memory_order_relaxed);
   }
   if (pending) scav_arm();
 }
@@ -1469,7 +1492,8 @@ void run_user(G* gp) {
     gp->syscalldepth = 0;
     exitsyscall(gp);
   }
-  if (gp->fls) fls_run_destructors(&gp->fls, &gp->flscap);
+  if (gp->slow.load(std::memory_order_relaxed) && gp->fls)
+    fls_run_destructors(&gp->fls, &gp->flscap);
   mcall(gp, SwitchOp::Exit);
   fatal("goexit: dead goroutine resumed");
 }
@@ -1505,16 +1529,29 @@ void gdestroy(M* m, G* gp) {
   // life that ended by switching away (gentry, goexit, mcall), so it is
   // renewed after kTsanFiberUses lives, long before that stack fills.
   // Reuse loses no ordering: every switch to it synchronizes (flags 0).
-  if (++gp->tsan_uses >= kTsanFiberUses) {
+  if (san::kTsan && ++gp->tsan_uses >= kTsanFiberUses) {
     san::tsan_destroy_fiber(gp->tsan_fiber);
     gp->tsan_fiber = nullptr;
     gp->tsan_uses = 0;
   }
-  gp->asan_fake_stack = nullptr;
+  if (san::kAsan) gp->asan_fake_stack = nullptr;
+  // A free G's line 2 is clean, so a spawn need not touch it (runtime2.h).
+  // (preemptone may still count a request ignored by gp just after this,
+  // having read m->curg before gp exited: the next goroutine in this G then
+  // starts with self_ignored 1. The process-wide counter is right.)
+  if (gp->slow.load(std::memory_order_relaxed)) {
+    gp->slow.store(false, std::memory_order_relaxed);
+    gp->asyncsafe.store(0, std::memory_order_relaxed);
+    gp->asyncmod.store(0, std::memory_order_relaxed);
+    gp->preempt_ignored.store(0, std::memory_order_relaxed);
+  }
   gp->fn = nullptr;
   gp->arg = nullptr;
   gp->m = nullptr;
-  gp->name[0] = 0;
+  if (gp->named) {
+    gp->name[0] = 0;
+    gp->named = false;
+  }
   // Release: whoever sees this goroutine counted out (goro_num_goroutine)
   // also sees everything it did.
   p->gexited.store(p->gexited.load(std::memory_order_relaxed) + 1, std::memory_order_release);
@@ -1741,6 +1778,7 @@ bool preemptone(P* p) {
     // The request made a whole slice ago is still pending: gp ignores it.
     stat_add(g_counters.preempt_ignored);
     gp->preempt_ignored.fetch_add(1, std::memory_order_relaxed);
+    gp->slow.store(true, std::memory_order_relaxed);
   }
   gp->preempt.store(true, std::memory_order_relaxed);
   preempt_signal_m(m, gp);
@@ -2190,9 +2228,8 @@ int rt_newproc(goro_fn fn, void* arg, size_t stack_size, const char* name, uint6
       gfput(p, gp);
     else {
       LockGuard lg(sched.gflock);
-      gp->schedlink = sched.gfree;
-      sched.gfree = gp;
-      sched.gfreecnt++;
+      gp->schedlink = nullptr;
+      gfpushbatch(gp, 1);
     }
     return -ENOMEM;
   }
@@ -2204,20 +2241,23 @@ int rt_newproc(goro_fn fn, void* arg, size_t stack_size, const char* name, uint6
   gp->exitarg = exitarg;
   gp->lockedm = nullptr;
   gp->lockedcount = 0;
-  gp->waitreason = "";
-  // Preemption and syscall state (a reused G may have exited inside a region).
+  // Preemption and syscall state (a reused G may have exited inside a
+  // region). asyncsafe, asyncmod and preempt_ignored are zero on a free G
+  // (gdestroy): their cache line is left alone unless the G is async-
+  // preemptible (runtime2.h).
   gp->preempt.store(false, std::memory_order_relaxed);
-  gp->asyncsafe.store(asyncmod != 0 ? 1 : 0, std::memory_order_relaxed);
-  gp->asyncmod.store(asyncmod, std::memory_order_relaxed);
-  gp->preempt_ignored.store(0, std::memory_order_relaxed);
+  if (asyncmod != 0) {
+    gp->slow.store(true, std::memory_order_relaxed);
+    gp->asyncsafe.store(1, std::memory_order_relaxed);
+    gp->asyncmod.store(asyncmod, std::memory_order_relaxed);
+  }
   gp->syscalldepth = 0;
-  if (name) {
+  if (name) {  // else name[] is empty already (gdestroy), and its line stays untouched
     strncpy(gp->name, name, sizeof gp->name - 1);
     gp->name[sizeof gp->name - 1] = 0;
-  } else {
-    gp->name[0] = 0;
+    gp->named = true;
   }
-  if (!gp->tsan_fiber) gp->tsan_fiber = san::tsan_create_fiber();
+  if (san::kTsan && !gp->tsan_fiber) gp->tsan_fiber = san::tsan_create_fiber();
   if (p) {
     if (p->goidcache == p->goidcacheend) {
       p->goidcache = sched.goidgen.fetch_add(kGoidBatch) + 1;

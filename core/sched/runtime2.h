@@ -63,11 +63,33 @@ using ParkUnlockFn = bool (*)(struct G* gp, void* arg);
 // often run on other CPUs. Unaligned, a switch on one P invalidated lines
 // another P's switches used: bench/yield at 2 Ps took 109 ns per round
 // instead of 49 (docs/design.md, "Cache lines").
+//
+// G's fields are ordered by use. A spawn writes the first two cache lines
+// only; a first run, a switch and an exit touch those and the third;
+// everything else (sleep timer, name, wait and free-list bookkeeping) lies
+// beyond and stays untouched on that path. A G spawned on one P often runs
+// and exits on another, and each line it touches is a transfer between
+// CPUs (docs/design.md, "Cache lines").
 struct alignas(64) G {
+  // --- line 0: switching
   fcontext_t ctx = nullptr;     // saved while not running; written at switch-out (gogo, gswitch)
   Stack stack;                  // owned by the G while alive and while cached (may swap with P.stkspare at its first run)
   std::atomic<uint32_t> status{Gidle};
+  bool fresh = false;           // never run: ctx is null until gbind, make_fcontext's until gentry clears this
+  bool named = false;           // name[] is set (spawned with a name); a free G's name is empty
+  // Preemption (preempt.cpp, sysmon.cpp). sysmon sets `preempt` to ask the
+  // G to yield; the G clears it when it next switches out (execute()).
+  std::atomic<bool> preempt{false};
+  // This life wrote line 2 (async-preemptible region, goroutine-local
+  // storage, a preemption request counted ignored): gdestroy must clean it
+  // and goexit look at fls. Otherwise neither touches that line.
+  std::atomic<bool> slow{false};
   uint64_t goid = 0;            // set at spawn; never reused
+  // Observability (trace.cpp): set at spawn by the creator; read racily by
+  // goro_dump, schedtrace and the gdb script.
+  const void* gopc = nullptr;   // return address in the code that called goro_go
+  uint64_t parentgoid = 0;      // goid of the creating G (0: a plain thread)
+  // --- line 1: what it runs and who runs it
   goro_fn fn = nullptr;
   void* arg = nullptr;
   // Runs on g0 once the G has exited (goro_run's completion); set at spawn.
@@ -77,32 +99,10 @@ struct alignas(64) G {
   M* m = nullptr;               // M running it, only while Grunning
   M* lockedm = nullptr;         // goro_lock_thread: the M it is wired to
   uint32_t lockedcount = 0;     // nesting depth of goro_lock_thread; G's own
-  const char* waitreason = "";  // why it is Gwaiting
-  Timer sleeptimer;             // goro_sleep's timer; used only by this G
-  // Goroutine-local storage: array of {key, value}; G's own.
-  struct FlsEntry {
-    goro_key_t key;
-    void* value;
-  };
-  FlsEntry* fls = nullptr;
-  uint32_t flscap = 0;
-  bool scav_seen = false;       // free and unused at the last scavenge (sched.gflock)
-  bool fresh = false;           // never run: ctx is null until gbind, make_fcontext's until gentry clears this
-  char name[32] = {0};
-  // Observability (trace.cpp): set at spawn by the creator, or at park by the
-  // G itself; read racily by goro_dump, schedtrace and the gdb script.
-  const void* gopc = nullptr;   // return address in the code that called goro_go
-  uint64_t parentgoid = 0;      // goid of the creating G (0: a plain thread)
-  int64_t waitsince = 0;        // coarse monotonic ns when it last parked (gopark)
-  // Sanitizer fiber state (unused in normal builds). A free G keeps its
-  // TSan fiber for the next goroutine (tsan_uses lifetimes at most; see
-  // gdestroy), as it keeps its stack.
-  void* tsan_fiber = nullptr;
-  void* asan_fake_stack = nullptr;
-  uint32_t tsan_uses = 0;
-  // Preemption (preempt.cpp, sysmon.cpp). sysmon sets `preempt` to ask the
-  // G to yield; the G clears it when it next switches out (execute()).
-  std::atomic<bool> preempt{false};
+  uint32_t syscalldepth = 0;    // goro_syscall_enter() nesting; the G's own
+  // --- line 2: touched only by a G that uses what it holds (see `slow`),
+  // and by a spawn only for an async-preemptible G. On a free G asyncsafe,
+  // asyncmod and preempt_ignored are zero and fls is null (gdestroy).
   // goro_async_preemptible_begin() nesting; the G's own, also read by the
   // preemption signal handler on the G's own thread.
   std::atomic<uint32_t> asyncsafe{0};
@@ -112,8 +112,33 @@ struct alignas(64) G {
   // Requests this G left pending for a whole preemption slice (sysmon
   // writes, anyone reads).
   std::atomic<uint64_t> preempt_ignored{0};
-  uint32_t syscalldepth = 0;    // goro_syscall_enter() nesting; the G's own
+  // Goroutine-local storage: array of {key, value}; G's own.
+  struct FlsEntry {
+    goro_key_t key;
+    void* value;
+  };
+  FlsEntry* fls = nullptr;
+  uint32_t flscap = 0;
+  // Sanitizer fiber state, touched in sanitizer builds only. A free G
+  // keeps its TSan fiber for the next goroutine (tsan_uses lifetimes at
+  // most; see gdestroy), as it keeps its stack.
+  uint32_t tsan_uses = 0;
+  void* tsan_fiber = nullptr;
+  void* asan_fake_stack = nullptr;
+  // --- beyond: not touched by a goroutine that neither parks nor sleeps
+  const char* waitreason = "";  // why it is Gwaiting (set at park; meaningless otherwise)
+  int64_t waitsince = 0;        // coarse monotonic ns when it last parked (gopark)
+  Timer sleeptimer;             // goro_sleep's timer; used only by this G
+  char name[32] = {0};          // see `named`
+  // The global free list (proc.cpp, sched.gflock): batches of free Gs.
+  // Meaningful on a batch's head only.
+  G* gfbatch = nullptr;         // next batch
+  int32_t gfbatchn = 0;         // Gs in this batch
+  bool scav_seen = false;       // on the list at the last scavenge
 };
+static_assert(offsetof(G, parentgoid) + sizeof(G::parentgoid) <= 64, "G line 0 spills");
+static_assert(offsetof(G, syscalldepth) + sizeof(G::syscalldepth) <= 128, "G line 1 spills");
+static_assert(offsetof(G, asan_fake_stack) + sizeof(G::asan_fake_stack) <= 192, "G line 2 spills");
 
 struct alignas(64) M {
   int64_t id = 0;

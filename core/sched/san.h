@@ -43,6 +43,11 @@ constexpr bool kAsan = true;
 #else
 constexpr bool kAsan = false;
 #endif
+#if GORO_TSAN
+constexpr bool kTsan = true;
+#else
+constexpr bool kTsan = false;
+#endif
 #if GORO_ASAN || GORO_TSAN
 constexpr bool kEnabled = true;
 #else

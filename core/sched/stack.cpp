@@ -63,8 +63,6 @@ bool map_guarded(Stack* s, size_t size) {
     munmap(m, len);
     return false;
   }
-  s->map = base;
-  s->maplen = len;
   s->lo = base + kStackGuardBytes;
   s->hi = base + len;
   s->kind = StackKind::Guarded;
@@ -75,10 +73,8 @@ bool map_plain(Stack* s, size_t size) {
   void* m = mmap(nullptr, size, PROT_READ | PROT_WRITE,
                  MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
   if (m == MAP_FAILED) return false;
-  s->map = static_cast<char*>(m);
-  s->maplen = size;
-  s->lo = s->map;
-  s->hi = s->map + size;
+  s->lo = static_cast<char*>(m);
+  s->hi = s->lo + size;
   s->kind = StackKind::Plain;
   return true;
 }
@@ -105,8 +101,6 @@ bool slab_take(Pool* p, Stack* s) {
       p->slab_cold.push_back(base + i * slot + kStackGapBytes);
     lo = base + (kSlabStacks - 1) * slot + kStackGapBytes;
   }
-  s->map = nullptr;
-  s->maplen = 0;
   s->lo = lo;
   s->hi = lo + p->default_size;
   s->kind = StackKind::Slab;
@@ -143,13 +137,13 @@ void stack_pool_init(size_t default_size, long guarded_budget) {
 void stack_pool_destroy() {
   Pool* p = pool();
   LockGuard g(p->mu);
-  for (Stack& s : p->guarded_free) munmap(s.map, s.maplen);
+  for (Stack& s : p->guarded_free) munmap(s.map(), s.maplen());
   p->guarded_free.clear();
   p->guarded_free.shrink_to_fit();
   for (auto& [size, v] : p->sized)
     for (Stack& s : v) {
       if (s.kind == StackKind::Guarded) p->guarded_live--;
-      munmap(s.map, s.maplen);
+      munmap(s.map(), s.maplen());
     }
   p->sized.clear();
   for (auto& [base, len] : p->slabs) munmap(base, len);
@@ -228,7 +222,7 @@ void stack_free(Stack* s) {
         LockGuard g(p->mu);
         p->guarded_live--;
       }
-      munmap(s->map, s->maplen);
+      munmap(s->map(), s->maplen());
       break;
     }
     case StackKind::Slab: {
@@ -250,7 +244,7 @@ void stack_free(Stack* s) {
     }
     case StackKind::Plain:
       if (cache_sized(p, s)) break;
-      munmap(s->map, s->maplen);
+      munmap(s->map(), s->maplen());
       break;
   }
   *s = Stack{};
@@ -262,14 +256,14 @@ void stack_release_batch(Stack** stacks, size_t n) {
   while (i < n) {
     // For guarded stacks the range starts at the guard, so neighbouring
     // mappings coalesce too; MADV_DONTNEED on a PROT_NONE guard is harmless.
-    char* start = stacks[i]->kind == StackKind::Guarded ? stacks[i]->map
+    char* start = stacks[i]->kind == StackKind::Guarded ? stacks[i]->map()
                   : stacks[i]->kind == StackKind::Slab  ? stacks[i]->lo - kStackGapBytes
                                                         : stacks[i]->lo;
     char* end = stacks[i]->hi;
     stacks[i]->cold = true;
     size_t j = i + 1;
     for (; j < n; j++) {
-      char* s = stacks[j]->kind == StackKind::Guarded ? stacks[j]->map
+      char* s = stacks[j]->kind == StackKind::Guarded ? stacks[j]->map()
                 : stacks[j]->kind == StackKind::Slab  ? stacks[j]->lo - kStackGapBytes
                                                       : stacks[j]->lo;
       if (s != end) break;
@@ -283,7 +277,7 @@ void stack_release_batch(Stack** stacks, size_t n) {
 
 void stack_unmap(Stack* s) {
   if (s->kind == StackKind::Guarded || s->kind == StackKind::Plain) {
-    munmap(s->map, s->maplen);
+    munmap(s->map(), s->maplen());
     if (s->kind == StackKind::Guarded) {
       LockGuard g(pool()->mu);
       pool()->guarded_live--;

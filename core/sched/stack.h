@@ -31,22 +31,30 @@ namespace goro::rt {
 
 enum class StackKind : uint8_t { None, Guarded, Slab, Plain };
 
+constexpr size_t kStackGuardBytes = 64 * 1024;  // PROT_NONE region below a guarded stack
+constexpr size_t kStackGapBytes = 16 * 1024;    // untouched gap below a slab stack
+
+// 24 bytes: it sits in the G's first cache line (runtime2.h), so the
+// mapping of a Guarded or Plain stack is derived, not stored.
 struct Stack {
   char* lo = nullptr;      // lowest usable byte
   char* hi = nullptr;      // one past the highest byte; the stack grows down from here
-  char* map = nullptr;     // mapping base (Guarded/Plain): guard region starts here
-  size_t maplen = 0;
   StackKind kind = StackKind::None;
   bool cold = false;       // pages returned to the kernel (MADV_DONTNEED) while free
 
   size_t size() const { return size_t(hi - lo); }
+  // The stack's own mapping (Guarded: the guard region, then the stack;
+  // Plain: the stack); null for a slab stack, which lives in a slab's.
+  char* map() const {
+    return kind == StackKind::Guarded ? lo - kStackGuardBytes
+           : kind == StackKind::Plain ? lo
+                                      : nullptr;
+  }
+  size_t maplen() const { return size() + (kind == StackKind::Guarded ? kStackGuardBytes : 0); }
   bool in_guard(const void* addr) const {
-    return kind == StackKind::Guarded && (const char*)addr >= map && (const char*)addr < lo;
+    return kind == StackKind::Guarded && (const char*)addr >= map() && (const char*)addr < lo;
   }
 };
-
-constexpr size_t kStackGuardBytes = 64 * 1024;  // PROT_NONE region below a guarded stack
-constexpr size_t kStackGapBytes = 16 * 1024;    // untouched gap below a slab stack
 
 // stack_pool_init() configures the pool: the default stack size (page
 // rounded) and how many guarded stacks may exist (<0: none).

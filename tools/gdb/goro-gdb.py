@@ -276,6 +276,10 @@ goroutine's thread is found and backtraced with gdb's unwinder."""
         ctx = int(g["ctx"])
         lo = int(g["stack"]["lo"])
         hi = int(g["stack"]["hi"])
+        if ctx == 0 and int(g["fresh"]):
+            # Spawned, not run yet: its context is made at its first run.
+            gdb.write("  not started yet (entry %s)\n" % (_symbol(int(g["fn"])) or "?"))
+            return
         if ctx == 0 or not (lo <= ctx < hi):
             raise gdb.GdbError("goro: goroutine %d has no saved context on its stack" % goid)
         pc = _read_u64(ctx + 0x38)
