@@ -642,14 +642,20 @@ void resetspinning(M* m) {
 // often on the other CPU, and at 2 Ps that walk kept the lock long enough
 // for gfput on the other P to sleep on it.
 
+// gfreecnt_add: gflock held, so a plain read-modify-write suffices (the
+// atomic is only for lock-free readers of the hint).
+inline void gfreecnt_add(int32_t n) {
+  sched.gfreecnt.store(sched.gfreecnt.load(std::memory_order_relaxed) + n,
+                       std::memory_order_relaxed);
+}
+
 // gfpushbatch puts the chain head (n Gs) on the global list. gflock held.
 void gfpushbatch(G* head, int32_t n) {
   head->gfbatch = sched.gfree;
   head->gfbatchn = n;
   head->scav_seen = false;
   sched.gfree = head;
-  sched.gfreecnt.store(sched.gfreecnt.load(std::memory_order_relaxed) + n,
-                       std::memory_order_relaxed);
+  gfreecnt_add(n);
 }
 
 // gfpopbatch takes the most recently pushed batch: its head (null if the
@@ -660,8 +666,7 @@ G* gfpopbatch(int32_t* n) {
   sched.gfree = head->gfbatch;
   head->gfbatch = nullptr;
   *n = head->gfbatchn;
-  sched.gfreecnt.store(sched.gfreecnt.load(std::memory_order_relaxed) - *n,
-                       std::memory_order_relaxed);
+  gfreecnt_add(-*n);
   return head;
 }
 
@@ -786,8 +791,7 @@ void scavenge(Timer*) {
       rtail = &b->gfbatch;
       nrel += b->gfbatchn;
     }
-    sched.gfreecnt.store(sched.gfreecnt.load(std::memory_order_relaxed) - nrel,
-                         std::memory_order_relaxed);
+    gfreecnt_add(-nrel);
   }
   for (G* b = rhead; b; b = b->gfbatch)
     for (G* g = b; g; g = g->schedlink)
@@ -798,8 +802,7 @@ void scavenge(Timer*) {
     G** bp = &sched.gfree;
     while (*bp) bp = &(*bp)->gfbatch;
     *bp = rhead;
-    sched.gfreecnt.store(sched.gfreecnt.load(std::memory_order_relaxed) + nrel,
-                         std::memory_order_relaxed);
+    gfreecnt_add(nrel);
   }
   if (pending) scav_arm();
 }
@@ -1563,16 +1566,18 @@ void gdestroy(M* m, G* gp) {
     m->lockedg = nullptr;
     m->exiting = true;
   }
-  // A stack of another size than the default goes back to the pool's
-  // per-size cache, so a later spawn of that size finds it (a G on the free
-  // list with a mismatched stack would otherwise cost an munmap + mmap).
-  if (gp->stack.kind != StackKind::None && gp->stack.size() != sched.stack_size)
+  if (gp->stack.kind != StackKind::None && gp->stack.size() != sched.stack_size) {
+    // A stack of another size than the default goes back to the pool's
+    // per-size cache, so a later spawn of that size finds it (a G on the
+    // free list with a mismatched stack would otherwise cost an munmap +
+    // mmap).
     stack_free(&gp->stack);
-  // A default-size stack was just used, so it is in this CPU's caches: it
-  // becomes the P's spare, for the next new G to run here (gbind), and gp
-  // keeps the previous spare (or none: rt_newproc allocates then).
-  else
+  } else {
+    // A default-size stack was just used, so it is in this CPU's caches: it
+    // becomes the P's spare, for the next new G to run here (gbind), and gp
+    // keeps the previous spare (or none: rt_newproc allocates then).
     std::swap(gp->stack, p->stkspare);
+  }
   void (*exitfn)(void*) = gp->exitfn;
   void* exitarg = gp->exitarg;
   gp->exitfn = nullptr;
