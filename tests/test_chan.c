@@ -428,6 +428,267 @@ static void test_select_blocking(void **state) {
 }
 
 /* ------------------------------------------------------------------------ */
+/* Buffered channels: the lock-free ring and the lock behind it. */
+
+struct ring_peer {
+  goro_chan_t *c;
+  long v;
+  atomic_int done;
+};
+
+static void ring_recv_one(void *arg) {
+  struct ring_peer *p = arg;
+  CHECK(goro_chan_recv(p->c, &p->v, -1) == 0);
+  atomic_store(&p->done, 1);
+}
+
+static void ring_send_one(void *arg) {
+  struct ring_peer *p = arg;
+  CHECK(goro_chan_send(p->c, &p->v, -1) == 0);
+  atomic_store(&p->done, 1);
+}
+
+static void ring_handoff_body(void *arg) {
+  (void)arg;
+  struct ring_peer p = {0};
+  long v;
+  /* A send to a parked receiver goes straight to it, not through the
+   * buffer: len stays 0 even before the receiver runs. */
+  CHECK(goro_chan_make(&p.c, sizeof(long), 2) == 0);
+  goro_go(ring_recv_one, &p);
+  goro_sleep(2 * GORO_MS);
+  v = 11;
+  CHECK(goro_chan_try_send(p.c, &v) == 0);
+  CHECK(goro_chan_len(p.c) == 0);
+  while (!atomic_load(&p.done)) goro_yield();
+  CHECK(p.v == 11);
+  /* A receive from a full ring with a parked sender takes the head and moves
+   * the sender's value in at the tail: the ring stays full, order is FIFO. */
+  for (v = 1; v <= 2; v++) CHECK(goro_chan_send(p.c, &v, -1) == 0);
+  atomic_store(&p.done, 0);
+  p.v = 3;
+  goro_go(ring_send_one, &p);
+  goro_sleep(2 * GORO_MS);
+  CHECK(atomic_load(&p.done) == 0); /* blocked on the full ring */
+  CHECK(goro_chan_try_recv(p.c, &v) == 0 && v == 1);
+  CHECK(goro_chan_len(p.c) == 2);
+  while (!atomic_load(&p.done)) goro_yield();
+  CHECK(goro_chan_recv(p.c, &v, -1) == 0 && v == 2);
+  CHECK(goro_chan_recv(p.c, &v, -1) == 0 && v == 3);
+  CHECK(goro_chan_try_recv(p.c, &v) == -EAGAIN);
+  /* After a receiver timed out, the fast path works again: its waiting flag
+   * is gone (a send neither blocks nor hands off to the stale waiter). */
+  CHECK(goro_chan_recv(p.c, &v, goro_now() + GORO_MS) == -ETIMEDOUT);
+  v = 5;
+  CHECK(goro_chan_try_send(p.c, &v) == 0 && goro_chan_len(p.c) == 1);
+  CHECK(goro_chan_recv(p.c, &v, -1) == 0 && v == 5);
+  goro_chan_release(p.c);
+  /* len and FIFO across many laps of an odd capacity (no power of two). */
+  CHECK(goro_chan_make(&p.c, sizeof(long), 3) == 0);
+  long next_in = 0, next_out = 0;
+  for (int round = 0; round < 1000; round++) {
+    int k = 1 + round % 3;
+    for (int i = 0; i < k; i++) CHECK(goro_chan_try_send(p.c, &next_in) == 0 && ++next_in);
+    CHECK(goro_chan_len(p.c) == k);
+    if (k == 3) CHECK(goro_chan_try_send(p.c, &v) == -EAGAIN);
+    for (int i = 0; i < k; i++) CHECK(goro_chan_try_recv(p.c, &v) == 0 && v == next_out++);
+    CHECK(goro_chan_len(p.c) == 0);
+  }
+  goro_chan_release(p.c);
+  /* Zero-size elements (a chan struct{} with a buffer). */
+  CHECK(goro_chan_make(&p.c, 0, 2) == 0);
+  CHECK(goro_chan_try_send(p.c, NULL) == 0 && goro_chan_try_send(p.c, NULL) == 0);
+  CHECK(goro_chan_try_send(p.c, NULL) == -EAGAIN && goro_chan_len(p.c) == 2);
+  CHECK(goro_chan_recv(p.c, NULL, -1) == 0 && goro_chan_len(p.c) == 1);
+  goro_chan_release(p.c);
+}
+
+static void test_ring_handoff(void **state) {
+  (void)state;
+  run_at(ring_handoff_body, NULL);
+}
+
+/* close racing with senders and receivers on a small ring: every send that
+ * returned 0 is received exactly once, and every sender and receiver ends
+ * with -EPIPE. One sender is a plain thread. */
+#define RC_SENDERS 4
+#define RC_RECEIVERS 3
+
+struct ring_close {
+  goro_chan_t *c;
+  goro_wg_t *wg;
+  atomic_long sent_sum, sent_n, recv_sum, recv_n;
+  atomic_int epipe;
+};
+
+static void rc_sender(void *arg) {
+  struct ring_close *r = arg;
+  for (long v = 1;; v++) {
+    int rc = goro_chan_send(r->c, &v, -1);
+    if (rc != 0) {
+      CHECK(rc == -EPIPE);
+      atomic_fetch_add(&r->epipe, 1);
+      break;
+    }
+    atomic_fetch_add(&r->sent_sum, v);
+    atomic_fetch_add(&r->sent_n, 1);
+  }
+  goro_wg_done(r->wg);
+}
+
+static void *rc_sender_thread(void *arg) {
+  rc_sender(arg);
+  return NULL;
+}
+
+static void rc_receiver(void *arg) {
+  struct ring_close *r = arg;
+  long v;
+  int rc;
+  while ((rc = goro_chan_recv(r->c, &v, -1)) == 0) {
+    atomic_fetch_add(&r->recv_sum, v);
+    atomic_fetch_add(&r->recv_n, 1);
+  }
+  CHECK(rc == -EPIPE && v == 0);
+  atomic_fetch_add(&r->epipe, 1);
+  goro_wg_done(r->wg);
+}
+
+static void ring_close_body(void *arg) {
+  (void)arg;
+  struct ring_close r;
+  for (int round = 0; round < 40 / SCALE + 2; round++) {
+    memset(&r, 0, sizeof r);
+    CHECK(goro_chan_make(&r.c, sizeof(long), 1 + round % 5) == 0);
+    CHECK(goro_wg_new(&r.wg) == 0);
+    goro_wg_add(r.wg, RC_SENDERS + RC_RECEIVERS);
+    pthread_t th;
+    CHECK(pthread_create(&th, NULL, rc_sender_thread, &r) == 0);
+    for (int i = 1; i < RC_SENDERS; i++) goro_go(rc_sender, &r);
+    for (int i = 0; i < RC_RECEIVERS; i++) goro_go(rc_receiver, &r);
+    while (atomic_load(&r.recv_n) < 2000 / SCALE) goro_yield();
+    CHECK(goro_chan_close(r.c) == 0);
+    goro_wg_wait(r.wg);
+    pthread_join(th, NULL);
+    CHECK(atomic_load(&r.epipe) == RC_SENDERS + RC_RECEIVERS);
+    CHECK(atomic_load(&r.sent_n) == atomic_load(&r.recv_n));
+    CHECK(atomic_load(&r.sent_sum) == atomic_load(&r.recv_sum));
+    CHECK(goro_chan_len(r.c) == 0);
+    goro_chan_release(r.c);
+    goro_wg_free(r.wg);
+  }
+}
+
+static void test_ring_close_race(void **state) {
+  (void)state;
+  run_at(ring_close_body, NULL);
+}
+
+/* select over small rings while plain sends and receives use the fast path:
+ * receivers select on two channels with a short deadline (timeouts must
+ * lose nothing), some senders select between the two channels, others send
+ * to one. Nothing is lost or duplicated and nobody sleeps through a value. */
+#define RS_PER (6000 / SCALE)
+
+struct ring_sel {
+  goro_chan_t *ch[2];
+  goro_wg_t *senders, *receivers;
+  atomic_long sum, n, timeouts;
+};
+
+static void rs_plain_sender(void *arg) {
+  struct ring_sel *r = arg;
+  static atomic_int which;
+  goro_chan_t *c = r->ch[atomic_fetch_add(&which, 1) & 1];
+  for (long v = 1; v <= RS_PER; v++) CHECK(goro_chan_send(c, &v, -1) == 0);
+  goro_wg_done(r->senders);
+}
+
+static void rs_select_sender(void *arg) {
+  struct ring_sel *r = arg;
+  for (long v = 1; v <= RS_PER; v++) {
+    goro_select_case_t cs[2] = {{r->ch[0], GORO_SELECT_SEND, &v, 0},
+                                {r->ch[1], GORO_SELECT_SEND, &v, 0}};
+    int k = goro_select(cs, 2, 0, -1);
+    CHECK((k == 0 || k == 1) && cs[k].result == 0);
+  }
+  goro_wg_done(r->senders);
+}
+
+static void rs_receiver(void *arg) {
+  struct ring_sel *r = arg;
+  long v0, v1;
+  goro_select_case_t cs[2] = {{r->ch[0], GORO_SELECT_RECV, &v0, 0},
+                              {r->ch[1], GORO_SELECT_RECV, &v1, 0}};
+  int open = 2;
+  while (open) {
+    int k = goro_select(cs, 2, 0, goro_now() + 200 * GORO_US);
+    if (k == -ETIMEDOUT) {
+      atomic_fetch_add(&r->timeouts, 1);
+      continue;
+    }
+    CHECK(k == 0 || k == 1);
+    if (k != 0 && k != 1) break;
+    if (cs[k].result == -EPIPE) {
+      cs[k].ch = NULL; /* a nil channel is never ready */
+      open--;
+      continue;
+    }
+    atomic_fetch_add(&r->sum, k == 0 ? v0 : v1);
+    atomic_fetch_add(&r->n, 1);
+  }
+  goro_wg_done(r->receivers);
+}
+
+static void rs_plain_receiver(void *arg) {
+  struct ring_sel *r = arg;
+  long v;
+  int rc;
+  /* deadline receives on one channel, to mix timeouts with the selects */
+  while ((rc = goro_chan_recv(r->ch[1], &v, goro_now() + 100 * GORO_US)) != -EPIPE) {
+    if (rc == -ETIMEDOUT) {
+      atomic_fetch_add(&r->timeouts, 1);
+      continue;
+    }
+    atomic_fetch_add(&r->sum, v);
+    atomic_fetch_add(&r->n, 1);
+  }
+  goro_wg_done(r->receivers);
+}
+
+static void ring_select_body(void *arg) {
+  (void)arg;
+  struct ring_sel r;
+  memset(&r, 0, sizeof r);
+  CHECK(goro_chan_make(&r.ch[0], sizeof(long), 2) == 0);
+  CHECK(goro_chan_make(&r.ch[1], sizeof(long), 3) == 0);
+  goro_wg_new(&r.senders);
+  goro_wg_new(&r.receivers);
+  goro_wg_add(r.receivers, 4);
+  for (int i = 0; i < 3; i++) goro_go(rs_receiver, &r);
+  goro_go(rs_plain_receiver, &r);
+  goro_wg_add(r.senders, 4);
+  for (int i = 0; i < 2; i++) goro_go(rs_plain_sender, &r);
+  for (int i = 0; i < 2; i++) goro_go(rs_select_sender, &r);
+  goro_wg_wait(r.senders);
+  goro_chan_close(r.ch[0]);
+  goro_chan_close(r.ch[1]);
+  goro_wg_wait(r.receivers);
+  long per = (long)RS_PER * (RS_PER + 1) / 2;
+  CHECK(atomic_load(&r.n) == 4L * RS_PER);
+  CHECK(atomic_load(&r.sum) == 4 * per);
+  goro_chan_release(r.ch[0]);
+  goro_chan_release(r.ch[1]);
+  goro_wg_free(r.senders);
+  goro_wg_free(r.receivers);
+}
+
+static void test_ring_select(void **state) {
+  (void)state;
+  run_at(ring_select_body, NULL);
+}
+
+/* ------------------------------------------------------------------------ */
 /* Prime sieve with 1,000 chained goroutines (Go's classic). */
 
 struct filter {
@@ -673,6 +934,9 @@ int main(void) {
       cmocka_unit_test(test_select_fairness),
       cmocka_unit_test(test_select_semantics),
       cmocka_unit_test(test_select_blocking),
+      cmocka_unit_test(test_ring_handoff),
+      cmocka_unit_test(test_ring_close_race),
+      cmocka_unit_test(test_ring_select),
       cmocka_unit_test(test_prime_sieve),
       cmocka_unit_test(test_deadlines),
       cmocka_unit_test(test_timers),

@@ -1,16 +1,50 @@
 // chan.cpp: channels and select (Go's chan.go and select.go).
 //
-// Owns: Chan (a ring buffer plus queues of blocked senders and receivers),
-// the select algorithm, and the timers behind goro_after and tickers.
+// Owns: Chan (a ring of slots for buffered channels, queues of blocked
+// senders and receivers behind a lock), the select algorithm, and the timers
+// behind goro_after and tickers.
+//
+// An unbuffered channel is Go's: every operation takes c->lock, and a value
+// goes from a sender straight to a receiver. A buffered channel adds a
+// lock-free fast path Go does not have. Its buffer is a ring of dataqsiz
+// slots, each a stamp and an element (Vyukov's bounded MPMC queue, with the
+// lap encoding crossbeam's ArrayQueue uses so that no division is needed):
+//  - A position is lap * one_lap + index, one_lap being the power of two
+//    above dataqsiz. tail is the next position to send to, head the next to
+//    receive from, each shifted left by two flag bits.
+//  - Slot i's stamp starts at i. A sender that finds stamp == tail claims
+//    the position with one CAS on tail, writes the element and stores
+//    stamp = position + 1 (published). A receiver that finds
+//    stamp == head + 1 claims it with one CAS on head, reads the element and
+//    stores stamp = position + one_lap (free for the next lap). So a send or
+//    receive that neither blocks nor wakes anyone costs one atomic
+//    read-modify-write, on a line only its own side writes.
+//  - Blocking goes through the lock. A receiver about to park sets kRecvWait
+//    in tail, and only while the ring is empty with no send in flight
+//    (tail == head); a sender about to park sets kSendWait in head, only
+//    while the ring is full (tail == head + one_lap). The flag lives in the
+//    word the other side CASes, so a fast-path operation either lands before
+//    the flag (and the parker, whose CAS then fails, sees it) or sees the
+//    flag and takes the lock: no wake-up is lost, and no fence is needed.
+//  - close sets kClosed in tail, under the lock: a send either reserved its
+//    position before (it lands, and receivers drain it) or fails.
 //
 // Invariants:
-//  - At most one of sendq and recvq holds claimable waiters: a waiter is
-//    queued only when no partner was available under the same lock.
-//  - qcount > 0 implies recvq has no claimable waiter; qcount < dataqsiz
-//    implies sendq has none (for buffered channels).
-//  - A value goes straight from sender to a blocked receiver (and, for a
-//    full buffer, the blocked sender's value goes into the slot the receiver
-//    emptied): no extra copy through the buffer, as in Go.
+//  - (lock) kRecvWait set => the ring is empty and no send is in flight;
+//    kSendWait set => the ring is full. Neither side's fast path moves its
+//    position while the other side's flag is set, so these hold until the
+//    flag is cleared, which happens only under the lock, when the matching
+//    queue has no claimable waiter (or at close).
+//  - A claimable waiter in recvq (sendq) implies kRecvWait (kSendWait): a
+//    waiter sets the flag, under the lock, before it queues.
+//  - A value goes straight from a sender to a blocked receiver; a receiver
+//    that finds senders blocked on a full ring takes the head and moves the
+//    first sender's value into the same slot as the new tail. No value is
+//    copied twice, as in Go.
+//  - An operation that finds a position claimed but its slot not yet
+//    written or freed (the other side is between its CAS and its stamp
+//    store: a few instructions, never a preemption point) spins, then
+//    yields the thread; it never parks on it.
 //  - A channel outlives the operations blocked on it. A select holds a
 //    reference on each of its channels until it returns. A blocked send or
 //    receive is counted in nblocked instead (two atomic operations fewer on
@@ -23,10 +57,14 @@
 //    worst a spurious wake-up, which every futex wait here tolerates.
 //  - select locks its channels in address order (each once), so two selects
 //    over the same channels cannot deadlock; every other path takes a single
-//    channel lock.
+//    channel lock. A select sets the flags of all its ring channels before it
+//    queues, and polls again if one of them has become ready meanwhile.
 #include "sync/chan.h"
 
+#include <sched.h>
+
 #include <algorithm>
+#include <bit>
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
@@ -40,8 +78,6 @@
 namespace goro::rt {
 
 namespace {
-
-inline char* slot(Chan* c, uint32_t i) { return c->buf + size_t(i) * c->elemsize; }
 
 inline void copy_elem(Chan* c, void* dst, const void* src) {
   if (c->elemsize && dst && src) memcpy(dst, src, c->elemsize);
@@ -72,60 +108,239 @@ inline Waiter* take(Chan* c, WaitQueue& q) {
   return w;
 }
 
+// ---------------------------------------------------------------------------
+// The ring of a buffered channel.
+
+constexpr uint64_t kClosed = 1;    // tail: closed; no send may claim a position
+constexpr uint64_t kRecvWait = 2;  // tail: receivers may be queued; senders take the lock
+constexpr uint64_t kSendWait = 1;  // head: senders may be queued; receivers take the lock
+constexpr int kFlagBits = 2;
+
+enum RingResult { kRingDone, kRingClosed, kRingLocked, kRingWouldBlock };
+
+struct Slot {
+  std::atomic<uint64_t>* stamp;
+  char* elem;
+};
+
+inline Slot slot_of(Chan* c, uint64_t pos) {
+  char* s = c->buf + (pos & (c->one_lap - 1)) * c->slotsize;
+  return {reinterpret_cast<std::atomic<uint64_t>*>(s), s + sizeof(uint64_t)};
+}
+
+// The position after pos: the next index, or index 0 of the next lap.
+inline uint64_t ring_next(const Chan* c, uint64_t pos) {
+  uint64_t idx = pos & (c->one_lap - 1);
+  return idx + 1 < c->dataqsiz ? pos + 1 : (pos & ~(c->one_lap - 1)) + c->one_lap;
+}
+
+// Waiting for the other side to finish a claimed slot: pause a little, then
+// give the CPU away (it may be the one that thread needs).
+struct Backoff {
+  unsigned step = 0;
+  void snooze() {
+    if (step < 7) {
+      for (unsigned i = 0; i < (1u << step); i++) cpu_relax();
+      step++;
+    } else {
+      sched_yield();
+    }
+  }
+};
+
+// ring_send puts *ep into the ring without the lock. kRingWouldBlock: the
+// ring is full (no receive in flight). kRingLocked: receivers may be
+// waiting (kRecvWait): hand the value over under the lock instead.
+RingResult ring_send(Chan* c, const void* ep) {
+  Backoff bo;
+  uint64_t t = c->tail.load(std::memory_order_relaxed);
+  for (;;) {
+    if (t & kClosed) return kRingClosed;
+    if (t & kRecvWait) return kRingLocked;
+    uint64_t pos = t >> kFlagBits;
+    Slot s = slot_of(c, pos);
+    uint64_t st = s.stamp->load(std::memory_order_acquire);
+    if (st == pos) {  // free in this lap: claim it
+      if (c->tail.compare_exchange_weak(t, ring_next(c, pos) << kFlagBits,
+                                        std::memory_order_relaxed, std::memory_order_relaxed)) {
+        copy_elem(c, s.elem, ep);
+        s.stamp->store(pos + 1, std::memory_order_release);
+        return kRingDone;
+      }
+      continue;  // t reloaded by the failed CAS
+    }
+    if (st + c->one_lap == pos + 1) {  // still holds the previous lap's value
+      uint64_t h = c->head.load(std::memory_order_acquire);
+      if ((h >> kFlagBits) + c->one_lap == pos) return kRingWouldBlock;  // full
+      // else a receive of that value is in flight
+    }
+    // else another sender claimed pos: tail has moved
+    bo.snooze();
+    t = c->tail.load(std::memory_order_relaxed);
+  }
+}
+
+// ring_recv takes the head of the ring into *ep without the lock.
+// kRingWouldBlock: empty (no send in flight); kRingClosed: empty and closed;
+// kRingLocked: senders may be waiting (kSendWait): receive under the lock.
+RingResult ring_recv(Chan* c, void* ep) {
+  Backoff bo;
+  uint64_t h = c->head.load(std::memory_order_relaxed);
+  for (;;) {
+    if (h & kSendWait) return kRingLocked;
+    uint64_t pos = h >> kFlagBits;
+    Slot s = slot_of(c, pos);
+    uint64_t st = s.stamp->load(std::memory_order_acquire);
+    if (st == pos + 1) {  // published: claim it
+      if (c->head.compare_exchange_weak(h, ring_next(c, pos) << kFlagBits,
+                                        std::memory_order_relaxed, std::memory_order_relaxed)) {
+        copy_elem(c, ep, s.elem);
+        s.stamp->store(pos + c->one_lap, std::memory_order_release);
+        return kRingDone;
+      }
+      continue;
+    }
+    if (st == pos) {  // not written in this lap
+      uint64_t t = c->tail.load(std::memory_order_acquire);
+      if ((t >> kFlagBits) == pos) return (t & kClosed) ? kRingClosed : kRingWouldBlock;
+      // else a send to pos is in flight
+    }
+    // else another receiver claimed pos: head has moved
+    bo.snooze();
+    h = c->head.load(std::memory_order_relaxed);
+  }
+}
+
+// ring_exchange (lock held, kSendWait set, so the ring is full and neither
+// position moves under us): takes the head value into out and puts in,
+// the first blocked sender's value, into the same slot as the new tail.
+void ring_exchange(Chan* c, void* out, const void* in) {
+  uint64_t pos = c->head.load(std::memory_order_relaxed) >> kFlagBits;
+  Slot s = slot_of(c, pos);
+  Backoff bo;
+  while (s.stamp->load(std::memory_order_acquire) != pos + 1) bo.snooze();  // send in flight
+  copy_elem(c, out, s.elem);
+  copy_elem(c, s.elem, in);
+  uint64_t tpos = pos + c->one_lap;  // full: the tail is one lap ahead
+  s.stamp->store(tpos + 1, std::memory_order_release);
+  uint64_t t = c->tail.load(std::memory_order_relaxed);
+  while (!c->tail.compare_exchange_weak(t, (ring_next(c, tpos) << kFlagBits) | (t & kClosed),
+                                        std::memory_order_release, std::memory_order_relaxed)) {
+  }
+  c->head.store((ring_next(c, pos) << kFlagBits) | (c->sendq.empty() ? 0 : kSendWait),
+                std::memory_order_release);
+}
+
+// ring_mark_recv / ring_mark_send (lock held) set the caller's waiting flag
+// before it queues. false: the ring is no longer empty (full), or a send
+// (receive) is in flight: try the operation again. Each reads the other
+// side's position first, then CASes its flag into the word the other side
+// claims with: if that CAS succeeds, neither position moved in between
+// (head <= tail <= head + capacity), so the ring was empty (full) at it.
+bool ring_mark_recv(Chan* c) {
+  uint64_t h = c->head.load(std::memory_order_acquire);
+  uint64_t t = c->tail.load(std::memory_order_acquire);
+  if (t & kRecvWait) return true;
+  if ((t & kClosed) || (t >> kFlagBits) != (h >> kFlagBits)) return false;
+  return c->tail.compare_exchange_strong(t, t | kRecvWait, std::memory_order_acq_rel,
+                                         std::memory_order_relaxed);
+}
+
+bool ring_mark_send(Chan* c) {
+  uint64_t t = c->tail.load(std::memory_order_acquire);
+  uint64_t h = c->head.load(std::memory_order_acquire);
+  if (h & kSendWait) return true;
+  if ((t & kClosed) || (h >> kFlagBits) + c->one_lap != (t >> kFlagBits)) return false;
+  return c->head.compare_exchange_strong(h, h | kSendWait, std::memory_order_acq_rel,
+                                         std::memory_order_relaxed);
+}
+
+// ring_tidy (lock held) clears a waiting flag whose queue is empty, after a
+// waiter left on its own (deadline, cancellation, select won elsewhere).
+void ring_tidy(Chan* c) {
+  if (!c->dataqsiz) return;
+  if (c->recvq.empty() && (c->tail.load(std::memory_order_relaxed) & kRecvWait))
+    c->tail.fetch_and(~kRecvWait, std::memory_order_release);
+  if (c->sendq.empty() && (c->head.load(std::memory_order_relaxed) & kSendWait))
+    c->head.fetch_and(~kSendWait, std::memory_order_release);
+}
+
+// ---------------------------------------------------------------------------
+// Operations under the lock.
+
 // send_locked / recv_locked perform the operation if it can proceed now.
 // Return 1 and set *rc if done; 0 if it would block. *peer is the waiter
-// to ready after unlocking.
+// to ready after unlocking. c->lock held.
 int send_locked(Chan* c, const void* ep, int* rc, Waiter** peer) {
-  if (c->closed) {
-    *rc = -EPIPE;
-    return 1;
+  for (;;) {
+    if (c->closed) {
+      *rc = -EPIPE;
+      return 1;
+    }
+    bool receivers = c->dataqsiz == 0 || (c->tail.load(std::memory_order_relaxed) & kRecvWait);
+    if (receivers) {
+      if (Waiter* w = take(c, c->recvq)) {
+        copy_elem(c, w->elem, ep);
+        w->result = 0;
+        *peer = w;
+        *rc = 0;
+        ring_tidy(c);
+        return 1;
+      }
+      if (c->dataqsiz == 0) return 0;
+      ring_tidy(c);  // every queued receiver had given up
+    }
+    switch (ring_send(c, ep)) {
+      case kRingDone:
+        *rc = 0;
+        return 1;
+      case kRingClosed:  // not under this lock; kept for completeness
+        *rc = -EPIPE;
+        return 1;
+      case kRingWouldBlock:
+        return 0;
+      case kRingLocked:
+        continue;
+    }
   }
-  if (Waiter* w = take(c, c->recvq)) {
-    copy_elem(c, w->elem, ep);
-    w->result = 0;
-    *peer = w;
-    *rc = 0;
-    return 1;
-  }
-  if (c->qcount < c->dataqsiz) {
-    copy_elem(c, slot(c, c->sendx), ep);
-    if (++c->sendx == c->dataqsiz) c->sendx = 0;
-    c->qcount++;
-    *rc = 0;
-    return 1;
-  }
-  return 0;
 }
 
 int recv_locked(Chan* c, void* ep, int* rc, Waiter** peer) {
-  if (c->closed && c->qcount == 0) {
-    zero_elem(c, ep);
-    *rc = -EPIPE;
-    return 1;
-  }
-  if (Waiter* w = take(c, c->sendq)) {
-    if (c->dataqsiz == 0) {
-      copy_elem(c, ep, w->elem);
-    } else {
-      // Full buffer: take the head, put the sender's value at the tail.
-      copy_elem(c, ep, slot(c, c->recvx));
-      copy_elem(c, slot(c, c->recvx), w->elem);
-      if (++c->recvx == c->dataqsiz) c->recvx = 0;
-      c->sendx = c->recvx;
+  for (;;) {
+    bool senders = c->dataqsiz == 0 || (c->head.load(std::memory_order_relaxed) & kSendWait);
+    if (senders) {
+      if (Waiter* w = take(c, c->sendq)) {
+        if (c->dataqsiz == 0)
+          copy_elem(c, ep, w->elem);
+        else
+          ring_exchange(c, ep, w->elem);  // also clears kSendWait with the last sender
+        w->result = 0;
+        *peer = w;
+        *rc = 0;
+        return 1;
+      }
+      if (c->dataqsiz == 0) {
+        if (!c->closed) return 0;
+        zero_elem(c, ep);
+        *rc = -EPIPE;
+        return 1;
+      }
+      ring_tidy(c);
     }
-    w->result = 0;
-    *peer = w;
-    *rc = 0;
-    return 1;
+    switch (ring_recv(c, ep)) {
+      case kRingDone:
+        *rc = 0;
+        return 1;
+      case kRingClosed:
+        zero_elem(c, ep);
+        *rc = -EPIPE;
+        return 1;
+      case kRingWouldBlock:
+        return 0;
+      case kRingLocked:
+        continue;
+    }
   }
-  if (c->qcount > 0) {
-    copy_elem(c, ep, slot(c, c->recvx));
-    if (++c->recvx == c->dataqsiz) c->recvx = 0;
-    c->qcount--;
-    *rc = 0;
-    return 1;
-  }
-  return 0;
 }
 
 }  // namespace
@@ -135,12 +350,15 @@ Chan* chan_make(size_t elemsize, size_t cap) {
   if (!c) return nullptr;
   c->elemsize = elemsize;
   c->dataqsiz = uint32_t(cap);
-  if (cap && elemsize) {
-    c->buf = static_cast<char*>(calloc(cap, elemsize));
+  if (cap) {
+    c->slotsize = sizeof(uint64_t) + (elemsize + 7) / 8 * 8;
+    c->one_lap = std::bit_ceil(uint64_t(cap) + 1);
+    c->buf = static_cast<char*>(calloc(cap, c->slotsize));
     if (!c->buf) {
       delete c;
       return nullptr;
     }
+    for (uint64_t i = 0; i < cap; i++) slot_of(c, i).stamp->store(i, std::memory_order_relaxed);
   }
   return c;
 }
@@ -163,41 +381,76 @@ void chan_release(Chan* c) {
   if (!waiting) chan_free(c);
 }
 
+uint32_t chan_len(Chan* c) {
+  if (!c->dataqsiz) return 0;
+  for (;;) {
+    uint64_t t = c->tail.load(std::memory_order_acquire);
+    uint64_t h = c->head.load(std::memory_order_acquire);
+    if (c->tail.load(std::memory_order_acquire) != t) continue;
+    uint64_t tp = t >> kFlagBits, hp = h >> kFlagBits, mask = c->one_lap - 1;
+    uint64_t ti = tp & mask, hi = hp & mask;
+    if (hi < ti) return uint32_t(ti - hi);
+    if (hi > ti) return uint32_t(c->dataqsiz - hi + ti);
+    return tp == hp ? 0 : c->dataqsiz;
+  }
+}
+
 namespace {
 
-// chan_op performs a send (q = sendq) or receive (q = recvq): at once if
-// try_locked() can, else, if allowed, by queueing on q until a partner, the
-// deadline or close. The blocked operation is counted in c->nblocked.
-template <typename TryLocked>
-int chan_op(Chan* c, WaitQueue& q, void* ep, bool block, int64_t deadline, Context* ctx,
-            TryLocked try_locked) {
+// chan_op performs a send (q = sendq) or receive (q = recvq): on a
+// buffered channel first through the ring without the lock; then, under the
+// lock, at once if locked_op() can, else, if allowed, by queueing on q
+// until a partner, the deadline or close. The blocked operation is counted
+// in c->nblocked.
+template <bool kSend, typename LockedOp>
+int chan_op(Chan* c, void* ep, bool block, int64_t deadline, Context* ctx, LockedOp locked_op) {
   preempt_check();  // a preemption point (sched.h)
+  if (c->dataqsiz) {
+    switch (kSend ? ring_send(c, ep) : ring_recv(c, ep)) {
+      case kRingDone:
+        return 0;
+      case kRingClosed:
+        if (!kSend) zero_elem(c, ep);
+        return -EPIPE;
+      case kRingWouldBlock:
+        if (!block) return -EAGAIN;
+        break;
+      case kRingLocked:
+        break;
+    }
+  }
+  WaitQueue& q = kSend ? c->sendq : c->recvq;
   int rc = 0;
   Waiter* peer = nullptr;
   c->lock.lock();
-  if (try_locked(&rc, &peer)) {
-    c->lock.unlock();
-    if (peer) ready_peer(peer);
-    return rc;
-  }
-  if (!block) {
-    c->lock.unlock();
-    return -EAGAIN;
-  }
-  if (deadline >= 0 && deadline <= nanotime()) {
-    c->lock.unlock();
-    return -ETIMEDOUT;
+  for (;;) {
+    if (locked_op(&rc, &peer)) {
+      c->lock.unlock();
+      if (peer) ready_peer(peer);
+      return rc;
+    }
+    if (!block) {
+      c->lock.unlock();
+      return -EAGAIN;
+    }
+    if (deadline >= 0 && deadline <= nanotime()) {
+      c->lock.unlock();
+      return -ETIMEDOUT;
+    }
+    if (!c->dataqsiz || (kSend ? ring_mark_send(c) : ring_mark_recv(c))) break;
+    // the ring changed between the attempt and the flag: try again
   }
   Waiter w;
   w.g = getg();
   w.elem = ep;
   w.ctx = ctx;
-  w.waitreason = &q == &c->recvq ? "chan receive" : "chan send";  // Go's wait reasons
+  w.waitreason = kSend ? "chan send" : "chan receive";  // Go's wait reasons
   q.push_back(&w);
   c->nblocked++;
   if (!w.block(&c->lock, deadline)) {
     c->lock.lock();
     q.remove(&w);
+    ring_tidy(c);
     bool last = --c->nblocked == 0 && c->orphaned;
     c->lock.unlock();
     if (last) chan_free(c);
@@ -209,13 +462,13 @@ int chan_op(Chan* c, WaitQueue& q, void* ep, bool block, int64_t deadline, Conte
 }  // namespace
 
 int chan_send(Chan* c, const void* ep, bool block, int64_t deadline, Context* ctx) {
-  return chan_op(c, c->sendq, const_cast<void*>(ep), block, deadline, ctx,
-                 [&](int* rc, Waiter** peer) { return send_locked(c, ep, rc, peer); });
+  return chan_op<true>(c, const_cast<void*>(ep), block, deadline, ctx,
+                       [&](int* rc, Waiter** peer) { return send_locked(c, ep, rc, peer); });
 }
 
 int chan_recv(Chan* c, void* ep, bool block, int64_t deadline, Context* ctx) {
-  return chan_op(c, c->recvq, ep, block, deadline, ctx,
-                 [&](int* rc, Waiter** peer) { return recv_locked(c, ep, rc, peer); });
+  return chan_op<false>(c, ep, block, deadline, ctx,
+                        [&](int* rc, Waiter** peer) { return recv_locked(c, ep, rc, peer); });
 }
 
 int chan_close(Chan* c) {
@@ -224,7 +477,10 @@ int chan_close(Chan* c) {
     LockGuard lg(c->lock);
     if (c->closed) return -EPIPE;
     c->closed = true;
-    while (Waiter* w = take(c, c->recvq)) {
+    // From here no send claims a ring position; one that claimed before
+    // lands, and receivers drain it.
+    if (c->dataqsiz) c->tail.fetch_or(kClosed, std::memory_order_acq_rel);
+    while (Waiter* w = take(c, c->recvq)) {  // kRecvWait: the ring is empty
       zero_elem(c, w->elem);
       w->result = -EPIPE;
       w->next = list;
@@ -235,6 +491,7 @@ int chan_close(Chan* c) {
       w->next = list;
       list = w;
     }
+    ring_tidy(c);
   }
   while (list) {
     Waiter* w = list;
@@ -298,7 +555,9 @@ int chan_select(goro_select_case_t* cases, size_t n, bool block, int64_t deadlin
   order.erase(std::unique(order.begin(), order.end()), order.end());
 
   // Pass 1: is any case ready?
+  bool marked = false;  // waiting flags set by an earlier round
   sel_lock(order);
+poll:
   for (uint32_t i : pollorder) {
     Chan* c = reinterpret_cast<Chan*>(cases[i].ch);
     int rc = 0;
@@ -306,6 +565,8 @@ int chan_select(goro_select_case_t* cases, size_t n, bool block, int64_t deadlin
     int done = cases[i].op == GORO_SELECT_SEND ? send_locked(c, cases[i].elem, &rc, &peer)
                                                : recv_locked(c, cases[i].elem, &rc, &peer);
     if (done) {
+      if (marked)
+        for (Chan* oc : order) ring_tidy(oc);
       sel_unlock(&order);
       if (peer) ready_peer(peer);
       cases[i].result = rc;
@@ -319,6 +580,17 @@ int chan_select(goro_select_case_t* cases, size_t n, bool block, int64_t deadlin
   if (deadline >= 0 && deadline <= nanotime()) {
     sel_unlock(&order);
     return -ETIMEDOUT;
+  }
+
+  // The ring channels' fast paths do not take the locks we hold: set every
+  // case's waiting flag first, and poll again if a ring became ready after
+  // its poll (its flag cannot be set then). Once all are set, a partner on
+  // any of them takes the lock and finds our waiter.
+  for (uint32_t i : pollorder) {
+    Chan* c = reinterpret_cast<Chan*>(cases[i].ch);
+    if (!c->dataqsiz) continue;
+    marked = true;
+    if (!(cases[i].op == GORO_SELECT_SEND ? ring_mark_send(c) : ring_mark_recv(c))) goto poll;
   }
 
   // Pass 2: enqueue on every channel and park. All case waiters share the
@@ -360,6 +632,7 @@ int chan_select(goro_select_case_t* cases, size_t n, bool block, int64_t deadlin
     else
       c->recvq.remove(&ws[k]);
   }
+  for (Chan* c : order) ring_tidy(c);
   sel_unlock(&order);
   int ret;
   if (!ok) {
@@ -532,8 +805,7 @@ GORO_API int goro_chan_close(goro_chan_t* ch) noexcept {
 
 GORO_API int goro_chan_len(goro_chan_t* ch) noexcept {
   if (!ch) return -EINVAL;
-  LockGuard lg(C(ch)->lock);
-  return int(C(ch)->qcount);
+  return int(chan_len(C(ch)));
 }
 
 GORO_API int goro_chan_cap(goro_chan_t* ch) noexcept {

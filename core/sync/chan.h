@@ -11,15 +11,17 @@
 namespace goro::rt {
 
 struct Chan {
+  // Set at make and never written again, except refs (select, retain and
+  // release) and the slow side below: the fast path of a buffered send or
+  // receive only reads this line.
   std::atomic<int32_t> refs{1};
-  Mutex lock;
+  uint32_t dataqsiz = 0;   // capacity; 0: unbuffered, no ring
   size_t elemsize = 0;
-  uint32_t dataqsiz = 0;   // capacity
-  char* buf = nullptr;     // ring of dataqsiz elements
-  uint32_t qcount = 0;     // (lock) values buffered
-  uint32_t sendx = 0;      // (lock) next slot to fill
-  uint32_t recvx = 0;      // (lock) next slot to take
-  bool closed = false;     // (lock)
+  size_t slotsize = 0;     // ring: bytes per slot (stamp, then the element)
+  uint64_t one_lap = 0;    // ring: the power of two above dataqsiz (see chan.cpp)
+  char* buf = nullptr;     // ring of dataqsiz slots
+  Mutex lock;
+  bool closed = false;     // (lock) the ring's copy is kClosed in tail
   WaitQueue recvq;         // (lock) blocked receivers
   WaitQueue sendq;         // (lock) blocked senders
   // (lock) Blocked send/recv operations (not select cases) that may still
@@ -29,11 +31,18 @@ struct Chan {
   // (lock) The last reference went while nblocked > 0: the last blocked
   // operation to leave frees the channel.
   bool orphaned = false;
+  // Ring positions, each with two flag bits (chan.cpp). tail is written by
+  // senders, head by receivers: a line each, so neither side's position
+  // moves the other's cache line.
+  alignas(64) std::atomic<uint64_t> tail{0};
+  alignas(64) std::atomic<uint64_t> head{0};
 };
 
 Chan* chan_make(size_t elemsize, size_t cap);
 void chan_retain(Chan* c);
 void chan_release(Chan* c);
+// chan_len: values buffered (sends under way included), racy as Go's len.
+uint32_t chan_len(Chan* c);
 struct Context;
 
 // chan_send / chan_recv: block=false never parks (-EAGAIN). deadline < 0: none.

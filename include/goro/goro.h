@@ -931,7 +931,10 @@ typedef struct goro_chan goro_chan_t;
 #define GORO_CHAN_CAP_MAX (1u << 30)
 
 /* goro_chan_make() creates a channel. capacity 0 makes it unbuffered: a send
- * completes only when a receiver takes the value.
+ * completes only when a receiver takes the value. A buffered channel
+ * allocates its buffer at once: capacity slots of 8 + elem_size bytes
+ * (elem_size rounded up to a multiple of 8); a send or receive that
+ * neither blocks nor wakes anyone then takes no lock.
  * @return 0 and stores the handle in *ch.
  *   -EINVAL  ch is NULL, elem_size > GORO_CHAN_ELEM_MAX or
  *            capacity > GORO_CHAN_CAP_MAX.
@@ -979,7 +982,8 @@ GORO_API int goro_chan_try_recv(goro_chan_t *ch, void *elem) GORO_NOEXCEPT;
  * Any thread. Since 0.1. */
 GORO_API int goro_chan_close(goro_chan_t *ch) GORO_NOEXCEPT;
 
-/* goro_chan_len() / goro_chan_cap(): values buffered now / the capacity.
+/* goro_chan_len() / goro_chan_cap(): values buffered now (a send that is
+ * completing counts; racy by nature, as Go's len) / the capacity.
  * @return the count, or -EINVAL if ch is NULL. Any thread. Since 0.1. */
 GORO_API int goro_chan_len(goro_chan_t *ch) GORO_NOEXCEPT;
 GORO_API int goro_chan_cap(goro_chan_t *ch) GORO_NOEXCEPT;
