@@ -495,6 +495,17 @@ static void ring_handoff_body(void *arg) {
     CHECK(goro_chan_len(p.c) == 0);
   }
   goro_chan_release(p.c);
+  /* One select with a send and a receive case on the same ring: exactly one
+   * of them is ready at any time (capacity 1), and it never blocks. */
+  CHECK(goro_chan_make(&p.c, sizeof(long), 1) == 0);
+  long out = 0, in = -1;
+  for (int i = 0; i < 1000; i++) {
+    goro_select_case_t cs[2] = {{p.c, GORO_SELECT_SEND, &out, 0}, {p.c, GORO_SELECT_RECV, &in, 0}};
+    int k = goro_select(cs, 2, 0, goro_now() + GORO_SEC);
+    CHECK(k == (i % 2 == 0 ? 0 : 1));
+    if (k == 1) CHECK(in == out++);
+  }
+  goro_chan_release(p.c);
   /* Zero-size elements (a chan struct{} with a buffer). */
   CHECK(goro_chan_make(&p.c, 0, 2) == 0);
   CHECK(goro_chan_try_send(p.c, NULL) == 0 && goro_chan_try_send(p.c, NULL) == 0);
