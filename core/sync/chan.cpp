@@ -376,7 +376,8 @@ Chan* chan_make(size_t elemsize, size_t cap) {
       delete c;
       return nullptr;
     }
-    for (uint64_t i = 0; i < cap; i++) slot_of(c, i).stamp->store(i, std::memory_order_relaxed);
+    for (uint64_t i = 0; i < cap; i++)
+      new (c->buf + i * c->slotsize) std::atomic<uint64_t>(i);  // slot i's stamp
   }
   return c;
 }
