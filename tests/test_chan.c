@@ -428,7 +428,8 @@ static void test_select_blocking(void **state) {
 }
 
 /* ------------------------------------------------------------------------ */
-/* Buffered channels: the lock-free ring and the lock behind it. */
+/* Buffered channels: small ones are arrays under the lock (Go's); from 8
+ * slots on, a lock-free ring with the lock behind it. Each test covers both. */
 
 struct ring_peer {
   goro_chan_t *c;
@@ -449,12 +450,12 @@ static void ring_send_one(void *arg) {
 }
 
 static void ring_handoff_body(void *arg) {
-  (void)arg;
+  const long K = (long)(intptr_t)arg; /* capacity: below 8 an array, else a ring */
   struct ring_peer p = {0};
   long v;
   /* A send to a parked receiver goes straight to it, not through the
    * buffer: len stays 0 even before the receiver runs. */
-  CHECK(goro_chan_make(&p.c, sizeof(long), 2) == 0);
+  CHECK(goro_chan_make(&p.c, sizeof(long), (size_t)K) == 0);
   goro_go(ring_recv_one, &p);
   goro_sleep(2 * GORO_MS);
   v = 11;
@@ -462,19 +463,18 @@ static void ring_handoff_body(void *arg) {
   CHECK(goro_chan_len(p.c) == 0);
   while (!atomic_load(&p.done)) goro_yield();
   CHECK(p.v == 11);
-  /* A receive from a full ring with a parked sender takes the head and moves
-   * the sender's value in at the tail: the ring stays full, order is FIFO. */
-  for (v = 1; v <= 2; v++) CHECK(goro_chan_send(p.c, &v, -1) == 0);
+  /* A receive from a full buffer with a parked sender takes the head and
+   * moves the sender's value in at the tail: it stays full, order is FIFO. */
+  for (v = 1; v <= K; v++) CHECK(goro_chan_send(p.c, &v, -1) == 0);
   atomic_store(&p.done, 0);
-  p.v = 3;
+  p.v = K + 1;
   goro_go(ring_send_one, &p);
   goro_sleep(2 * GORO_MS);
-  CHECK(atomic_load(&p.done) == 0); /* blocked on the full ring */
+  CHECK(atomic_load(&p.done) == 0); /* blocked on the full buffer */
   CHECK(goro_chan_try_recv(p.c, &v) == 0 && v == 1);
-  CHECK(goro_chan_len(p.c) == 2);
+  CHECK(goro_chan_len(p.c) == K);
   while (!atomic_load(&p.done)) goro_yield();
-  CHECK(goro_chan_recv(p.c, &v, -1) == 0 && v == 2);
-  CHECK(goro_chan_recv(p.c, &v, -1) == 0 && v == 3);
+  for (long want = 2; want <= K + 1; want++) CHECK(goro_chan_recv(p.c, &v, -1) == 0 && v == want);
   CHECK(goro_chan_try_recv(p.c, &v) == -EAGAIN);
   /* After a receiver timed out, the fast path works again: its waiting flag
    * is gone (a send neither blocks nor hands off to the stale waiter). */
@@ -482,44 +482,49 @@ static void ring_handoff_body(void *arg) {
   v = 5;
   CHECK(goro_chan_try_send(p.c, &v) == 0 && goro_chan_len(p.c) == 1);
   CHECK(goro_chan_recv(p.c, &v, -1) == 0 && v == 5);
+  /* One select with a send and a receive case on the same channel never
+   * blocks: an empty buffer can only send, a full one only receive. */
+  long out = 0, in = -1, next_in = 0;
+  for (int i = 0; i < 1000; i++) {
+    int len = goro_chan_len(p.c);
+    goro_select_case_t cs[2] = {{p.c, GORO_SELECT_SEND, &out, 0}, {p.c, GORO_SELECT_RECV, &in, 0}};
+    int k = goro_select(cs, 2, 0, goro_now() + GORO_SEC);
+    CHECK(k == 0 || k == 1);
+    if (len == 0) CHECK(k == 0);
+    if (len == K) CHECK(k == 1);
+    if (k == 0) out++;
+    if (k == 1) CHECK(in == next_in++); /* FIFO */
+  }
   goro_chan_release(p.c);
   /* len and FIFO across many laps of an odd capacity (no power of two). */
-  CHECK(goro_chan_make(&p.c, sizeof(long), 3) == 0);
-  long next_in = 0, next_out = 0;
+  const long odd = K + 1;
+  CHECK(goro_chan_make(&p.c, sizeof(long), (size_t)odd) == 0);
+  long next_out = 0;
+  next_in = 0;
   for (int round = 0; round < 1000; round++) {
-    int k = 1 + round % 3;
-    for (int i = 0; i < k; i++) CHECK(goro_chan_try_send(p.c, &next_in) == 0 && ++next_in);
+    long k = 1 + round % odd;
+    for (long i = 0; i < k; i++) CHECK(goro_chan_try_send(p.c, &next_in) == 0 && ++next_in);
     CHECK(goro_chan_len(p.c) == k);
-    if (k == 3) CHECK(goro_chan_try_send(p.c, &v) == -EAGAIN);
-    for (int i = 0; i < k; i++) CHECK(goro_chan_try_recv(p.c, &v) == 0 && v == next_out++);
+    if (k == odd) CHECK(goro_chan_try_send(p.c, &v) == -EAGAIN);
+    for (long i = 0; i < k; i++) CHECK(goro_chan_try_recv(p.c, &v) == 0 && v == next_out++);
     CHECK(goro_chan_len(p.c) == 0);
   }
   goro_chan_release(p.c);
-  /* One select with a send and a receive case on the same ring: exactly one
-   * of them is ready at any time (capacity 1), and it never blocks. */
-  CHECK(goro_chan_make(&p.c, sizeof(long), 1) == 0);
-  long out = 0, in = -1;
-  for (int i = 0; i < 1000; i++) {
-    goro_select_case_t cs[2] = {{p.c, GORO_SELECT_SEND, &out, 0}, {p.c, GORO_SELECT_RECV, &in, 0}};
-    int k = goro_select(cs, 2, 0, goro_now() + GORO_SEC);
-    CHECK(k == (i % 2 == 0 ? 0 : 1));
-    if (k == 1) CHECK(in == out++);
-  }
-  goro_chan_release(p.c);
   /* Zero-size elements (a chan struct{} with a buffer). */
-  CHECK(goro_chan_make(&p.c, 0, 2) == 0);
-  CHECK(goro_chan_try_send(p.c, NULL) == 0 && goro_chan_try_send(p.c, NULL) == 0);
-  CHECK(goro_chan_try_send(p.c, NULL) == -EAGAIN && goro_chan_len(p.c) == 2);
-  CHECK(goro_chan_recv(p.c, NULL, -1) == 0 && goro_chan_len(p.c) == 1);
+  CHECK(goro_chan_make(&p.c, 0, (size_t)K) == 0);
+  for (long i = 0; i < K; i++) CHECK(goro_chan_try_send(p.c, NULL) == 0);
+  CHECK(goro_chan_try_send(p.c, NULL) == -EAGAIN && goro_chan_len(p.c) == K);
+  CHECK(goro_chan_recv(p.c, NULL, -1) == 0 && goro_chan_len(p.c) == K - 1);
   goro_chan_release(p.c);
 }
 
 static void test_ring_handoff(void **state) {
   (void)state;
-  run_at(ring_handoff_body, NULL);
+  run_at(ring_handoff_body, (void *)(intptr_t)2); /* an array (Go's) */
+  run_at(ring_handoff_body, (void *)(intptr_t)8); /* the smallest ring */
 }
 
-/* close racing with senders and receivers on a small ring: every send that
+/* close racing with senders and receivers on small buffers: every send that
  * returned 0 is received exactly once, and every sender and receiver ends
  * with -EPIPE. One sender is a plain thread. */
 #define RC_SENDERS 4
@@ -570,7 +575,8 @@ static void ring_close_body(void *arg) {
   struct ring_close r;
   for (int round = 0; round < 40 / SCALE + 2; round++) {
     memset(&r, 0, sizeof r);
-    CHECK(goro_chan_make(&r.c, sizeof(long), 1 + round % 5) == 0);
+    static const size_t caps[] = {1, 3, 8, 13, 64}; /* arrays and rings */
+    CHECK(goro_chan_make(&r.c, sizeof(long), caps[round % 5]) == 0);
     CHECK(goro_wg_new(&r.wg) == 0);
     goro_wg_add(r.wg, RC_SENDERS + RC_RECEIVERS);
     pthread_t th;
@@ -595,10 +601,10 @@ static void test_ring_close_race(void **state) {
   run_at(ring_close_body, NULL);
 }
 
-/* select over small rings while plain sends and receives use the fast path:
- * receivers select on two channels with a short deadline (timeouts must
- * lose nothing), some senders select between the two channels, others send
- * to one. Nothing is lost or duplicated and nobody sleeps through a value. */
+/* select over a ring and an array while plain sends and receives use the
+ * ring's fast path: receivers select on both channels with a short deadline
+ * (timeouts must lose nothing), some senders select between the two, others
+ * send to one. Nothing is lost or duplicated and nobody sleeps through a value. */
 #define RS_PER (6000 / SCALE)
 
 struct ring_sel {
@@ -671,8 +677,8 @@ static void ring_select_body(void *arg) {
   (void)arg;
   struct ring_sel r;
   memset(&r, 0, sizeof r);
-  CHECK(goro_chan_make(&r.ch[0], sizeof(long), 2) == 0);
-  CHECK(goro_chan_make(&r.ch[1], sizeof(long), 3) == 0);
+  CHECK(goro_chan_make(&r.ch[0], sizeof(long), 8) == 0); /* a ring */
+  CHECK(goro_chan_make(&r.ch[1], sizeof(long), 3) == 0); /* an array */
   goro_wg_new(&r.senders);
   goro_wg_new(&r.receivers);
   goro_wg_add(r.receivers, 4);

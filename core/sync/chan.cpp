@@ -1,12 +1,13 @@
 // chan.cpp: channels and select (Go's chan.go and select.go).
 //
-// Owns: Chan (a ring of slots for buffered channels, queues of blocked
-// senders and receivers behind a lock), the select algorithm, and the timers
-// behind goro_after and tickers.
+// Owns: Chan (its buffer, an array or a lock-free ring, and the queues of
+// blocked senders and receivers behind its lock), the select algorithm, and
+// the timers behind goro_after and tickers.
 //
-// An unbuffered channel is Go's: every operation takes c->lock, and a value
-// goes from a sender straight to a receiver. A buffered channel adds a
-// lock-free fast path Go does not have. Its buffer is a ring of dataqsiz
+// An unbuffered channel, and one with a buffer smaller than kRingMinCap, is
+// Go's: every operation takes c->lock; a value goes from a sender straight
+// to a receiver, or through an array of dataqsiz elements. A larger buffer
+// adds a lock-free fast path Go does not have. It is a ring of dataqsiz
 // slots, each a stamp and an element (Vyukov's bounded MPMC queue, with the
 // lap encoding crossbeam's ArrayQueue uses so that no division is needed):
 //  - A position is lap * one_lap + index, one_lap being the power of two
@@ -30,6 +31,9 @@
 //    position before (it lands, and receivers drain it) or fails.
 //
 // Invariants:
+//  - Array (and unbuffered): at most one of sendq and recvq holds claimable
+//    waiters; qcount > 0 implies recvq has none, qcount < dataqsiz implies
+//    sendq has none.
 //  - (lock) kRecvWait set => the ring is empty and no send is in flight;
 //    kSendWait set => the ring is full. Neither side's fast path moves its
 //    position while the other side's flag is set, so these hold until the
@@ -133,6 +137,13 @@ constexpr uint64_t kClosed = 1;    // tail: closed; no send may claim a position
 constexpr uint64_t kRecvWait = 2;  // tail: receivers may be queued; senders take the lock
 constexpr uint64_t kSendWait = 1;  // head: senders may be queued; receivers take the lock
 constexpr int kFlagBits = 2;
+
+// The smallest capacity that gets a ring. Below it the buffer is nearly
+// always full or empty when several goroutines share the channel, so most
+// operations park or wake through the lock anyway, and the ring's extra
+// work there (the flags, the other side's lines read under the lock) made
+// them slower than Go's array (bench in docs/design.md, "Channels").
+constexpr uint32_t kRingMinCap = 8;
 
 enum RingResult { kRingDone, kRingClosed, kRingLocked, kRingWouldBlock };
 
@@ -276,7 +287,7 @@ bool ring_mark_send(Chan* c) {
 // ring_tidy (lock held) clears a waiting flag whose queue is empty, after a
 // waiter left on its own (deadline, cancellation, select won elsewhere).
 void ring_tidy(Chan* c) {
-  if (!c->dataqsiz) return;
+  if (!c->ring) return;
   if (c->recvq.empty() && (c->tail.load(std::memory_order_relaxed) & kRecvWait))
     c->tail.fetch_and(~kRecvWait, std::memory_order_release);
   if (c->sendq.empty() && (c->head.load(std::memory_order_relaxed) & kSendWait))
@@ -286,17 +297,74 @@ void ring_tidy(Chan* c) {
 // ---------------------------------------------------------------------------
 // Operations under the lock.
 
+// Go's chansend/chanrecv under the lock, for unbuffered channels and small
+// buffers (no ring): the buffer is a plain array indexed by sendx/recvx.
+inline char* array_slot(Chan* c, uint32_t i) { return c->buf + size_t(i) * c->elemsize; }
+
+int send_locked_array(Chan* c, const void* ep, int* rc, Waiter** peer) {
+  if (c->closed) {
+    *rc = -EPIPE;
+    return 1;
+  }
+  if (Waiter* w = take(c, c->recvq)) {
+    copy_elem(c, w->elem, ep);
+    w->result = 0;
+    *peer = w;
+    *rc = 0;
+    return 1;
+  }
+  if (c->qcount < c->dataqsiz) {
+    copy_elem(c, array_slot(c, c->sendx), ep);
+    if (++c->sendx == c->dataqsiz) c->sendx = 0;
+    c->qcount++;
+    *rc = 0;
+    return 1;
+  }
+  return 0;
+}
+
+int recv_locked_array(Chan* c, void* ep, int* rc, Waiter** peer) {
+  if (c->closed && c->qcount == 0) {
+    zero_elem(c, ep);
+    *rc = -EPIPE;
+    return 1;
+  }
+  if (Waiter* w = take(c, c->sendq)) {
+    if (c->dataqsiz == 0) {
+      copy_elem(c, ep, w->elem);
+    } else {
+      // Full buffer: take the head, put the sender's value at the tail.
+      copy_elem(c, ep, array_slot(c, c->recvx));
+      copy_elem(c, array_slot(c, c->recvx), w->elem);
+      if (++c->recvx == c->dataqsiz) c->recvx = 0;
+      c->sendx = c->recvx;
+    }
+    w->result = 0;
+    *peer = w;
+    *rc = 0;
+    return 1;
+  }
+  if (c->qcount > 0) {
+    copy_elem(c, ep, array_slot(c, c->recvx));
+    if (++c->recvx == c->dataqsiz) c->recvx = 0;
+    c->qcount--;
+    *rc = 0;
+    return 1;
+  }
+  return 0;
+}
+
 // send_locked / recv_locked perform the operation if it can proceed now.
 // Return 1 and set *rc if done; 0 if it would block. *peer is the waiter
 // to ready after unlocking. c->lock held.
 int send_locked(Chan* c, const void* ep, int* rc, Waiter** peer) {
+  if (!c->ring) return send_locked_array(c, ep, rc, peer);
   for (;;) {
     if (c->closed) {
       *rc = -EPIPE;
       return 1;
     }
-    bool receivers = c->dataqsiz == 0 || (c->tail.load(std::memory_order_relaxed) & kRecvWait);
-    if (receivers) {
+    if (c->tail.load(std::memory_order_relaxed) & kRecvWait) {
       if (Waiter* w = take(c, c->recvq)) {
         copy_elem(c, w->elem, ep);
         w->result = 0;
@@ -305,7 +373,6 @@ int send_locked(Chan* c, const void* ep, int* rc, Waiter** peer) {
         ring_tidy(c);
         return 1;
       }
-      if (c->dataqsiz == 0) return 0;
       ring_tidy(c);  // every queued receiver had given up
     }
     switch (ring_send(c, ep)) {
@@ -324,23 +391,14 @@ int send_locked(Chan* c, const void* ep, int* rc, Waiter** peer) {
 }
 
 int recv_locked(Chan* c, void* ep, int* rc, Waiter** peer) {
+  if (!c->ring) return recv_locked_array(c, ep, rc, peer);
   for (;;) {
-    bool senders = c->dataqsiz == 0 || (c->head.load(std::memory_order_relaxed) & kSendWait);
-    if (senders) {
+    if (c->head.load(std::memory_order_relaxed) & kSendWait) {
       if (Waiter* w = take(c, c->sendq)) {
-        if (c->dataqsiz == 0)
-          copy_elem(c, ep, w->elem);
-        else
-          ring_exchange(c, ep, w->elem);  // also clears kSendWait with the last sender
+        ring_exchange(c, ep, w->elem);  // also clears kSendWait with the last sender
         w->result = 0;
         *peer = w;
         *rc = 0;
-        return 1;
-      }
-      if (c->dataqsiz == 0) {
-        if (!c->closed) return 0;
-        zero_elem(c, ep);
-        *rc = -EPIPE;
         return 1;
       }
       ring_tidy(c);
@@ -368,7 +426,14 @@ Chan* chan_make(size_t elemsize, size_t cap) {
   if (!c) return nullptr;
   c->elemsize = elemsize;
   c->dataqsiz = uint32_t(cap);
-  if (cap) {
+  c->ring = cap >= kRingMinCap;
+  if (cap && !c->ring && elemsize) {
+    c->buf = static_cast<char*>(calloc(cap, elemsize));
+    if (!c->buf) {
+      delete c;
+      return nullptr;
+    }
+  } else if (c->ring) {
     c->slotsize = sizeof(uint64_t) + (elemsize + 7) / 8 * 8;
     c->one_lap = std::bit_ceil(uint64_t(cap) + 1);
     c->buf = static_cast<char*>(calloc(cap, c->slotsize));
@@ -401,7 +466,10 @@ void chan_release(Chan* c) {
 }
 
 uint32_t chan_len(Chan* c) {
-  if (!c->dataqsiz) return 0;
+  if (!c->ring) {
+    LockGuard lg(c->lock);
+    return c->qcount;
+  }
   for (;;) {
     uint64_t t = c->tail.load(std::memory_order_acquire);
     uint64_t h = c->head.load(std::memory_order_acquire);
@@ -424,7 +492,7 @@ namespace {
 template <bool kSend, typename LockedOp>
 int chan_op(Chan* c, void* ep, bool block, int64_t deadline, Context* ctx, LockedOp locked_op) {
   preempt_check();  // a preemption point (sched.h)
-  if (c->dataqsiz) {
+  if (c->ring) {
     switch (kSend ? ring_send(c, ep) : ring_recv(c, ep)) {
       case kRingDone:
         return 0;
@@ -456,7 +524,7 @@ int chan_op(Chan* c, void* ep, bool block, int64_t deadline, Context* ctx, Locke
       c->lock.unlock();
       return -ETIMEDOUT;
     }
-    if (!c->dataqsiz || (kSend ? ring_mark_send(c) : ring_mark_recv(c))) break;
+    if (!c->ring || (kSend ? ring_mark_send(c) : ring_mark_recv(c))) break;
     // the ring changed between the attempt and the flag: try again
   }
   Waiter w;
@@ -498,7 +566,7 @@ int chan_close(Chan* c) {
     c->closed = true;
     // From here no send claims a ring position; one that claimed before
     // lands, and receivers drain it.
-    if (c->dataqsiz) c->tail.fetch_or(kClosed, std::memory_order_acq_rel);
+    if (c->ring) c->tail.fetch_or(kClosed, std::memory_order_acq_rel);
     while (Waiter* w = take(c, c->recvq)) {  // kRecvWait: the ring is empty
       zero_elem(c, w->elem);
       w->result = -EPIPE;
@@ -607,7 +675,7 @@ poll:
   // any of them takes the lock and finds our waiter.
   for (uint32_t i : pollorder) {
     Chan* c = reinterpret_cast<Chan*>(cases[i].ch);
-    if (!c->dataqsiz) continue;
+    if (!c->ring) continue;
     marked = true;
     if (!(cases[i].op == GORO_SELECT_SEND ? ring_mark_send(c) : ring_mark_recv(c))) goto poll;
   }

@@ -15,13 +15,17 @@ struct Chan {
   // release) and the slow side below: the fast path of a buffered send or
   // receive only reads this line.
   std::atomic<int32_t> refs{1};
-  uint32_t dataqsiz = 0;   // capacity; 0: unbuffered, no ring
+  uint32_t dataqsiz = 0;   // capacity; 0: unbuffered
+  bool ring = false;       // dataqsiz >= kRingMinCap: the buffer is a lock-free ring
   size_t elemsize = 0;
   size_t slotsize = 0;     // ring: bytes per slot (stamp, then the element)
   uint64_t one_lap = 0;    // ring: the power of two above dataqsiz (see chan.cpp)
-  char* buf = nullptr;     // ring of dataqsiz slots
+  char* buf = nullptr;     // ring of dataqsiz slots, or of dataqsiz elements
   Mutex lock;
   bool closed = false;     // (lock) the ring's copy is kClosed in tail
+  uint32_t qcount = 0;     // (lock) small buffer (no ring): values buffered
+  uint32_t sendx = 0;      // (lock) small buffer: next slot to fill
+  uint32_t recvx = 0;      // (lock) small buffer: next slot to take
   WaitQueue recvq;         // (lock) blocked receivers
   WaitQueue sendq;         // (lock) blocked senders
   // (lock) Blocked send/recv operations (not select cases) that may still

@@ -932,9 +932,10 @@ typedef struct goro_chan goro_chan_t;
 
 /* goro_chan_make() creates a channel. capacity 0 makes it unbuffered: a send
  * completes only when a receiver takes the value. A buffered channel
- * allocates its buffer at once: capacity slots of 8 + elem_size bytes
- * (elem_size rounded up to a multiple of 8); a send or receive that
- * neither blocks nor wakes anyone then takes no lock.
+ * allocates its buffer at once: capacity * elem_size bytes below 8 slots;
+ * from 8 slots on, capacity slots of 8 + elem_size bytes (elem_size rounded
+ * up to a multiple of 8), and a send or receive that neither blocks nor
+ * wakes anyone then takes no lock.
  * @return 0 and stores the handle in *ch.
  *   -EINVAL  ch is NULL, elem_size > GORO_CHAN_ELEM_MAX or
  *            capacity > GORO_CHAN_CAP_MAX.
