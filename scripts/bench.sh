@@ -36,6 +36,7 @@ BENCHES=(
   "spawn_thread|spawn from thread|-|-"
   "pingpong|unbuffered ping-pong|pingpong|0.5"
   "bufchan|buffered chan (1024)|bufchan|0.75"
+  "chanmpmc|8x8 goroutines, chan (8)|chanmpmc|-"
   "timer|1ms sleep lateness|timer|-"
   "mutex|mutex vs sync.Mutex|mutex|-"
   "hog|wait behind hogs (async)|hog|-"
