@@ -484,8 +484,8 @@ uint32_t chan_len(Chan* c) {
 
 namespace {
 
-// chan_op performs a send (q = sendq) or receive (q = recvq): on a
-// buffered channel first through the ring without the lock; then, under the
+// chan_op performs a send (q = sendq) or receive (q = recvq): on a ring
+// channel first through the ring without the lock; then, under the
 // lock, at once if locked_op() can, else, if allowed, by queueing on q
 // until a partner, the deadline or close. The blocked operation is counted
 // in c->nblocked.
