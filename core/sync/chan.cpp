@@ -48,7 +48,7 @@
 //  - An operation that finds a position claimed but its slot not yet
 //    written or freed (the other side is between its CAS and its stamp
 //    store: a few instructions, never a preemption point) spins, then
-//    yields the thread; it never parks on it.
+//    yields the thread, then naps 20 us at a time; it never parks on it.
 //  - A channel outlives the operations blocked on it. A select holds a
 //    reference on each of its channels until it returns. A blocked send or
 //    receive is counted in nblocked instead (two atomic operations fewer on
@@ -66,6 +66,7 @@
 #include "sync/chan.h"
 
 #include <sched.h>
+#include <time.h>
 
 #include <algorithm>
 #include <bit>
@@ -164,16 +165,22 @@ inline uint64_t ring_next(const Chan* c, uint64_t pos) {
 }
 
 // Waiting for the other side to finish a claimed slot: pause a little, then
-// give the CPU away (it may be the one that thread needs).
+// give the CPU away (it may be the one that thread needs), and if that
+// thread still has not run (descheduled on a loaded machine), sleep in
+// short naps rather than spin on sched_yield.
 struct Backoff {
   unsigned step = 0;
   void snooze() {
     if (step < 7) {
       for (unsigned i = 0; i < (1u << step); i++) cpu_relax();
-      step++;
-    } else {
+    } else if (step < 7 + 16) {
       sched_yield();
+    } else {
+      struct timespec nap = {0, 20 * 1000};
+      nanosleep(&nap, nullptr);
+      return;
     }
+    step++;
   }
 };
 
