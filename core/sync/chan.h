@@ -11,16 +11,17 @@
 namespace goro::rt {
 
 struct Chan {
-  // Set at make and never written again, except refs (select, retain and
-  // release) and the slow side below: the fast path of a buffered send or
-  // receive only reads this line.
-  std::atomic<int32_t> refs{1};
+  // Set at make and never written again: the one line a ring's fast path
+  // reads besides its own position and the slots. What the lock guards, and
+  // refs (every select retains and releases), start on the next line, so
+  // the slow side never takes this line away from other CPUs.
   uint32_t dataqsiz = 0;   // capacity; 0: unbuffered
   bool ring = false;       // dataqsiz >= kRingMinCap: the buffer is a lock-free ring
   size_t elemsize = 0;
   size_t slotsize = 0;     // ring: bytes per slot (stamp, then the element)
   uint64_t one_lap = 0;    // ring: the power of two above dataqsiz (see chan.cpp)
   char* buf = nullptr;     // ring of dataqsiz slots, or of dataqsiz elements
+  alignas(64) std::atomic<int32_t> refs{1};
   Mutex lock;
   bool closed = false;     // (lock) the ring's copy is kClosed in tail
   uint32_t qcount = 0;     // (lock) small buffer (no ring): values buffered
