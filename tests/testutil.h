@@ -254,6 +254,11 @@ static inline void tu_reset_fail(void) {
 
 static const char *volatile tu_watchdog_what TU_UNUSED = "";
 
+/* On a hang the handler also prints the goroutine dump, so that a hang seen
+ * once in CI says where every goroutine waits. goro_dump() is not meant for
+ * signal handlers (it may allocate and take the loader lock); the process is
+ * ending anyway, and a second alarm kills it with SIGALRM if the dump
+ * itself gets stuck. */
 TU_UNUSED static void tu_watchdog_handler(int sig) {
   (void)sig;
   static const char pre[] = "\n*** watchdog: test hung: ";
@@ -262,6 +267,12 @@ TU_UNUSED static void tu_watchdog_handler(int sig) {
   r = write(2, w, strlen(w));
   r = write(2, "\n", 1);
   (void)r;
+  signal(SIGALRM, SIG_DFL);
+  alarm(5);
+  static const char dump[] = "*** goroutines at the hang:\n";
+  r = write(2, dump, sizeof dump - 1);
+  goro_dump(stderr);
+  fflush(stderr);
   _exit(99);
 }
 
