@@ -1090,6 +1090,11 @@ int main(int argc, char **argv) {
         (unsigned long long)T->throttle_outs, (unsigned long long)T->throttled_periods,
         (double)T->throttled_ns / 1e6, (double)T->thread_throttled_ns / 1e6,
         (unsigned long long)T->running_peak);
+    if (T->missed_switch_in)
+      printf(
+          "  %llu switch-ins never reached the probe: the throttled time may be off by up to one "
+          "period for each\n",
+          (unsigned long long)T->missed_switch_in);
     if (bw_ok)
       printf(
           "  tg->cfs_bandwidth (BTF, attach..%s): nr_periods +%u, nr_throttled +%u, throttled_time "
