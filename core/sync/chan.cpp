@@ -56,9 +56,12 @@
 //    the channel orphaned, and the last blocked operation to leave frees it.
 //    A waker that claims a waiter counts it out (the woken operation does not
 //    touch the channel again); one that timed out counts itself out. The
-//    M parking a waiter may still be inside c->lock.unlock() (its
-//    futex_wake) when the channel is freed: a wake on freed memory is at
-//    worst a spurious wake-up, which every futex wait here tolerates.
+//    M parking a waiter releases c->lock with its last access to the
+//    channel (a SpinMutex unlock is one store, with nobody to wake), so the
+//    channel may be freed as soon as that store lands.
+//  - c->lock is a SpinMutex (os/spin.h), not the futex Mutex Go's runtime
+//    lock is: every critical section here is short and never parks, and
+//    the unlock becomes a plain store (design.md, Channels).
 //  - select locks its channels in address order (each once), so two selects
 //    over the same channels cannot deadlock; every other path takes a single
 //    channel lock. A select sets the flags of all its ring channels before it
@@ -163,26 +166,6 @@ inline uint64_t ring_next(const Chan* c, uint64_t pos) {
   uint64_t idx = pos & (c->one_lap - 1);
   return idx + 1 < c->dataqsiz ? pos + 1 : (pos & ~(c->one_lap - 1)) + c->one_lap;
 }
-
-// Waiting for the other side to finish a claimed slot: pause a little, then
-// give the CPU away (it may be the one that thread needs), and if that
-// thread still has not run (descheduled on a loaded machine), sleep in
-// short naps rather than spin on sched_yield.
-struct Backoff {
-  unsigned step = 0;
-  void snooze() {
-    if (step < 7) {
-      for (unsigned i = 0; i < (1u << step); i++) cpu_relax();
-    } else if (step < 7 + 16) {
-      sched_yield();
-    } else {
-      struct timespec nap = {0, 20 * 1000};
-      nanosleep(&nap, nullptr);
-      return;
-    }
-    step++;
-  }
-};
 
 // ring_send puts *ep into the ring without the lock. kRingWouldBlock: the
 // ring is full (no receive in flight). kRingLocked: receivers may be
@@ -474,7 +457,7 @@ void chan_release(Chan* c) {
 
 uint32_t chan_len(Chan* c) {
   if (!c->ring) {
-    LockGuard lg(c->lock);
+    SpinGuard lg(c->lock);
     return c->qcount;
   }
   for (;;) {
@@ -568,7 +551,7 @@ int chan_recv(Chan* c, void* ep, bool block, int64_t deadline, Context* ctx) {
 int chan_close(Chan* c) {
   Waiter* list = nullptr;
   {
-    LockGuard lg(c->lock);
+    SpinGuard lg(c->lock);
     if (c->closed) return -EPIPE;
     c->closed = true;
     // From here no send claims a ring position; one that claimed before

@@ -6,6 +6,7 @@
 #include <cstdint>
 
 #include "os/futex.h"
+#include "os/spin.h"
 #include "sync/waiter.h"
 
 namespace goro::rt {
@@ -22,7 +23,7 @@ struct Chan {
   uint64_t one_lap = 0;    // ring: the power of two above dataqsiz (see chan.cpp)
   char* buf = nullptr;     // ring of dataqsiz slots, or of dataqsiz elements
   alignas(64) std::atomic<int32_t> refs{1};
-  Mutex lock;
+  SpinMutex lock;          // never held across a park (os/spin.h)
   bool closed = false;     // (lock) the ring's copy is kClosed in tail
   uint32_t qcount = 0;     // (lock) small buffer (no ring): values buffered
   uint32_t sendx = 0;      // (lock) small buffer: next slot to fill

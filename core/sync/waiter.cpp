@@ -16,6 +16,7 @@ struct ParkArgs {
 };
 
 void unlock_mutex(void* mu) { static_cast<Mutex*>(mu)->unlock(); }
+void unlock_spin(void* mu) { static_cast<SpinMutex*>(mu)->unlock(); }
 
 void deadline_fired(Timer* t) {
   Waiter* w = static_cast<Waiter*>(t->arg);
@@ -63,6 +64,10 @@ bool park_unlock(G*, void* a) {
 
 bool Waiter::block(Mutex* lock, int64_t deadline) {
   return block_with(unlock_mutex, lock, deadline);
+}
+
+bool Waiter::block(SpinMutex* lock, int64_t deadline) {
+  return block_with(unlock_spin, lock, deadline);
 }
 
 bool Waiter::block_with(void (*unlock)(void*), void* arg, int64_t deadline) {

@@ -62,6 +62,7 @@
 #include <cstdint>
 
 #include "os/futex.h"
+#include "os/spin.h"
 #include "sched/sched.h"
 
 namespace goro::rt {
@@ -153,6 +154,7 @@ struct Waiter {
   // on timeout or cancellation (cancelled() tells which; the waiter may
   // still be linked: the caller unlinks it under the lock).
   bool block(Mutex* lock, int64_t deadline);
+  bool block(SpinMutex* lock, int64_t deadline);
   // block_with() is block() for a waiter that holds several locks (select):
   // unlock(arg) releases them all.
   bool block_with(void (*unlock)(void*), void* arg, int64_t deadline);
