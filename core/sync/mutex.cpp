@@ -16,6 +16,9 @@
 // Unlike Go it does not spin before queueing: measured with bench/mutex
 // (8 goroutines, 2 Ps), Go's 4 x 30 PAUSE spin made it ~10% slower here,
 // where queueing is cheap and the internal lock already spins briefly.
+// That internal lock (lk_) is a SpinMutex (os/spin.h), as a channel's is:
+// nothing parks under it, and its unlock is a store. bench/mutex at 2 P:
+// 41-44 ns per lock/unlock with the futex lock, 37.5-38.4 with it (Go 40).
 //
 // Invariants:
 //  - kLocked is set and cleared by CAS: set by an acquirer only while
@@ -155,7 +158,7 @@ int SyncMutex::unlock_slow() {
 }
 
 bool SyncMutex::busy() {
-  LockGuard lg(lk_);
+  SpinGuard lg(lk_);
   return state_.load(std::memory_order_acquire) != 0;
 }
 

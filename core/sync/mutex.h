@@ -62,7 +62,7 @@ class SyncMutex {
   int unlock_slow();
 
   std::atomic<uint32_t> state_{0};
-  Mutex lk_;     // protects q_ and the kStarving/kWaiters bits
+  SpinMutex lk_;  // protects q_ and the kStarving/kWaiters bits; never held across a park
   WaitQueue q_;  // MWaiters (lk_)
 };
 
