@@ -1938,7 +1938,10 @@ class SyscallPause {
 }  // namespace
 
 void gopark(ParkUnlockFn unlockf, void* arg, const char* reason) {
-  G* gp = getg();
+  gopark(getg(), unlockf, arg, reason);
+}
+
+void gopark(G* gp, ParkUnlockFn unlockf, void* arg, const char* reason) {
   throw_if(!gp, "gopark: not on a goroutine");
   SyscallPause sp(gp);
   M* m = gp->m;

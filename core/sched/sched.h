@@ -23,6 +23,8 @@ G* getg();
 // gopark() parks the calling G (Go's gopark). unlockf(gp, arg) runs on g0
 // once the G is off its stack; from then on another thread may goready() it.
 void gopark(ParkUnlockFn unlockf, void* arg, const char* reason);
+// gopark(gp, ...): the same, for a caller that has getg() at hand already.
+void gopark(G* gp, ParkUnlockFn unlockf, void* arg, const char* reason);
 // goready() makes a parked G runnable (into the caller's P's runnext when
 // the caller holds a P, else the global queue) and wakes an idle P.
 void goready(G* gp);
@@ -117,10 +119,10 @@ void preempt_yield(G* gp);
 // preempt_check() is the cooperative preemption point: one TLS read and one
 // load on the fast path. Called at the runtime's entry points (see
 // docs/design.md, "Preemption").
-inline void preempt_check() {
-  G* gp = getg();
+inline void preempt_check(G* gp) {
   if (gp && __builtin_expect(gp->preempt.load(std::memory_order_relaxed), 0)) preempt_yield(gp);
 }
+inline void preempt_check() { preempt_check(getg()); }
 // preempt_signal_ok: may sig be the preemption signal?
 bool preempt_signal_ok(int sig);
 // preempt_install: installs the handler for sig (0: none) once per process

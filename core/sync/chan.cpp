@@ -114,9 +114,10 @@ inline void zero_elem(Chan* c, void* dst) {
 }
 
 // Readying a goroutine from a plain thread touches the scheduler: keep the
-// runtime alive for the duration (see ApiRef).
-inline void ready_peer(Waiter* w) {
-  if (w->g && !getg()) {
+// runtime alive for the duration (see ApiRef). self: the caller's G (getg()),
+// null on a plain thread.
+inline void ready_peer(Waiter* w, G* self) {
+  if (w->g && !self) {
     ApiRef ref;
     if (ref.ok()) w->ready();
     return;
@@ -483,7 +484,10 @@ namespace {
 // two 8-byte pushes, a store-forwarding stall worth ~4% of a ping-pong.)
 template <bool kSend>
 int chan_op(Chan* c, void* ep, bool block, int64_t deadline, Context* ctx) {
-  preempt_check();  // a preemption point (sched.h)
+  // getg() is a call (sched.h): read it once. A preemption may move the G
+  // to another M, never change which G it is.
+  G* self = getg();
+  preempt_check(self);  // a preemption point (sched.h)
   if (c->ring) {
     switch (kSend ? ring_send(c, ep) : ring_recv(c, ep)) {
       case kRingDone:
@@ -505,7 +509,7 @@ int chan_op(Chan* c, void* ep, bool block, int64_t deadline, Context* ctx) {
   for (;;) {
     if (kSend ? send_locked(c, ep, &rc, &peer) : recv_locked(c, ep, &rc, &peer)) {
       c->lock.unlock();
-      if (peer) ready_peer(peer);
+      if (peer) ready_peer(peer, self);
       return rc;
     }
     if (!block) {
@@ -520,7 +524,7 @@ int chan_op(Chan* c, void* ep, bool block, int64_t deadline, Context* ctx) {
     // the ring changed between the attempt and the flag: try again
   }
   Waiter w;
-  w.g = getg();
+  w.g = self;
   w.elem = ep;
   w.ctx = ctx;
   w.waitreason = kSend ? "chan send" : "chan receive";  // Go's wait reasons
@@ -570,10 +574,11 @@ int chan_close(Chan* c) {
     }
     ring_tidy(c);
   }
+  G* self = list ? getg() : nullptr;
   while (list) {
     Waiter* w = list;
     list = w->next;  // read before ready(): the waiter may return at once
-    ready_peer(w);
+    ready_peer(w, self);
   }
   return 0;
 }
@@ -611,7 +616,8 @@ uint32_t sel_rand() {
 
 int chan_select(goro_select_case_t* cases, size_t n, bool block, int64_t deadline,
                 Context* ctx) {
-  preempt_check();  // a preemption point (sched.h)
+  G* self = getg();
+  preempt_check(self);  // a preemption point (sched.h)
   std::vector<uint32_t> pollorder;
   std::vector<Chan*> order;
   try {
@@ -645,7 +651,7 @@ poll:
       if (marked)
         for (Chan* oc : order) ring_tidy(oc);
       sel_unlock(&order);
-      if (peer) ready_peer(peer);
+      if (peer) ready_peer(peer, self);
       cases[i].result = rc;
       return int(i);
     }
@@ -679,7 +685,7 @@ poll:
     sel_unlock(&order);
     return -ENOMEM;
   }
-  G* gp = getg();
+  G* gp = self;
   Waiter* first = nw ? &ws[0] : &single;
   first->g = gp;
   first->ctx = ctx;

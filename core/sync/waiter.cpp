@@ -78,11 +78,11 @@ bool Waiter::block_with(void (*unlock)(void*), void* arg, int64_t deadline) {
     ParkArgs pa{unlock, arg, this, deadline};
     const char* reason = waitreason ? waitreason : "chan/sync wait";
     if (solo) {
-      gopark(park_unlock, &pa, reason);
+      gopark(g, park_unlock, &pa, reason);
       return true;
     }
     claim_word().store(kArming, std::memory_order_relaxed);
-    gopark(park_with_deadline, &pa, reason);
+    gopark(g, park_with_deadline, &pa, reason);
     if (deadline >= 0) timer_del(&g->sleeptimer);
     if (ctx) ctx_unwatch(ctx, this);
     return !timed_out();
