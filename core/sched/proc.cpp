@@ -363,8 +363,18 @@ uint32_t runqgrab(P* victim, P* p, uint32_t ptail, bool stealRunNext) {
         G* next = victim->runnext.load(std::memory_order_acquire);
         if (next) {
           // The victim is probably about to run its runnext itself: give it
-          // a moment, as Go does, before taking it.
-          if (victim->status.load(std::memory_order_relaxed) == Prunning) usleep(3);
+          // a moment, as Go does, before taking it. Unlike Go, leave it if
+          // the victim switched Gs meanwhile: it is not stuck behind a long
+          // running G, it is consuming runnext itself, and the G found there
+          // now (often the same G again: a ping-pong pair readies each
+          // other through runnext) would only be pulled away from its
+          // partner. Go's check compares the pointer only, and at 2 P split
+          // such a pair every few hundred round trips.
+          if (victim->status.load(std::memory_order_relaxed) == Prunning) {
+            uint32_t tick = victim->schedtick.load(std::memory_order_relaxed);
+            usleep(3);
+            if (victim->schedtick.load(std::memory_order_relaxed) != tick) return 0;
+          }
           if (!victim->runnext.compare_exchange_strong(next, nullptr, std::memory_order_acq_rel))
             continue;
           p->runq[ptail % kRunqSize].store(next, std::memory_order_relaxed);
