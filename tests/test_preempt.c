@@ -672,6 +672,77 @@ static int stop_runtime(void **state) {
   return 0;
 }
 
+/* ---------------------------------------------------------------------- */
+/* Runnext stealing rescues a G readied behind a hog                        */
+
+/* A hog on one of 2 Ps readies a receiver into its own runnext (a send to
+ * the parked receiver), then spins without a preemption point, with no
+ * preemption signal: the receiver can only run if the other P steals it from
+ * runnext. The hog's schedtick does not move, so the steal goes ahead (the
+ * grace sleep leaves runnext alone only for a P that keeps switching Gs). */
+typedef struct rescue {
+  goro_chan_t *ch;
+  atomic_int parked_soon; /* the receiver is about to block */
+  atomic_int received;    /* the receiver ran */
+  atomic_int hog_saw;     /* the hog saw it while still spinning */
+  atomic_int done;
+  int64_t spin_ns;        /* how long the hog spun before it saw it */
+} rescue_t;
+
+static int64_t mono_now(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+static void rescue_recv(void *arg) {
+  rescue_t *r = arg;
+  int v = 0;
+  atomic_store(&r->parked_soon, 1);
+  GCHECK_CMP(goro_chan_recv(r->ch, &v, GORO_NO_DEADLINE), ==, 0);
+  atomic_store(&r->received, 1);
+  atomic_fetch_add(&r->done, 1);
+}
+
+static void rescue_hog(void *arg) {
+  rescue_t *r = arg;
+  int v = 1;
+  GCHECK_CMP(goro_chan_send(r->ch, &v, GORO_NO_DEADLINE), ==, 0); /* receiver -> runnext */
+  int64_t t0 = mono_now(), end = t0 + 2000 * TU_MS;
+  while (mono_now() < end) { /* no runtime call: never yields */
+    if (atomic_load(&r->received)) {
+      atomic_store(&r->hog_saw, 1);
+      break;
+    }
+  }
+  r->spin_ns = mono_now() - t0;
+  atomic_fetch_add(&r->done, 1);
+}
+
+static void test_runnext_stolen_from_hog(void **state) {
+  (void)state;
+  TU_WATCHDOG(60);
+  assert_int_equal(init_cfg(2, -1, 0), 0); /* no preemption signal */
+  for (int round = 0; round < 3; round++) {
+    static rescue_t r;
+    memset(&r, 0, sizeof r);
+    assert_int_equal(goro_chan_make(&r.ch, sizeof(int), 0), 0);
+    assert_int_equal(goro_go(rescue_recv, &r), 0);
+    while (!atomic_load(&r.parked_soon)) tu_sleep_ms(1);
+    tu_sleep_ms(20); /* it has parked by now, and both Ps are idle */
+    assert_int_equal(goro_go(rescue_hog, &r), 0);
+    int64_t end = tu_now_ns() + 20000 * TU_MS;
+    while (atomic_load(&r.done) < 2 && tu_now_ns() < end) tu_sleep_ms(1);
+    ASSERT_EQ(atomic_load(&r.done), 2);
+    print_message("    round %d: the hog spun %.2f ms before the receiver ran elsewhere\n",
+                  round, r.spin_ns / 1e6);
+    ASSERT_EQ(atomic_load(&r.hog_saw), 1);
+    assert_int_equal(goro_chan_release(r.ch), 0);
+  }
+  tu_settle(0);
+  assert_int_equal(goro_shutdown(), 0);
+}
+
 int main(void) {
   tu_apply_filter();
   struct sigaction sa;
@@ -690,6 +761,7 @@ int main(void) {
       cmocka_unit_test_teardown(test_sysmon_sleeps, stop_runtime),
       cmocka_unit_test_teardown(test_spawn_loop_backpressure, stop_runtime),
       cmocka_unit_test_teardown(test_spawn_is_preemption_point, stop_runtime),
+      cmocka_unit_test_teardown(test_runnext_stolen_from_hog, stop_runtime),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
