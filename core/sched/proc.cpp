@@ -25,7 +25,9 @@
 // queue (fairness: a busy local queue must not starve it), then runnext and
 // the local queue, then the global queue, then stealing half of another P's
 // queue (victims in random order, 4 rounds, the last also stealing runnext
-// and running the victim's due timers). With nothing found the M releases
+// and running the victim's due timers; runnext only from a P that has not
+// switched Gs during a short grace sleep, i.e. one stuck behind a long
+// runner, see runqgrab). With nothing found the M releases
 // its P and parks; the last M to give up, if any timer is pending, blocks in
 // the netpoller until the earliest timer instead (netpoll.h).
 //
