@@ -102,15 +102,18 @@ class Mutex {
   std::atomic<uint32_t> state_{0};
 };
 
+// LockGuard holds a Mutex (or a SpinMutex, os/spin.h) for a scope; the lock
+// type is deduced: LockGuard lg(mu).
+template <typename L>
 class LockGuard {
  public:
-  explicit LockGuard(Mutex& m) : m_(m) { m_.lock(); }
+  explicit LockGuard(L& m) : m_(m) { m_.lock(); }
   ~LockGuard() { m_.unlock(); }
   LockGuard(const LockGuard&) = delete;
   LockGuard& operator=(const LockGuard&) = delete;
 
  private:
-  Mutex& m_;
+  L& m_;
 };
 
 }  // namespace goro::rt

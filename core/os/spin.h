@@ -73,15 +73,4 @@ class SpinMutex {
   std::atomic<uint32_t> state_{0};
 };
 
-class SpinGuard {
- public:
-  explicit SpinGuard(SpinMutex& m) : m_(m) { m_.lock(); }
-  ~SpinGuard() { m_.unlock(); }
-  SpinGuard(const SpinGuard&) = delete;
-  SpinGuard& operator=(const SpinGuard&) = delete;
-
- private:
-  SpinMutex& m_;
-};
-
 }  // namespace goro::rt

@@ -458,7 +458,7 @@ void chan_release(Chan* c) {
 
 uint32_t chan_len(Chan* c) {
   if (!c->ring) {
-    SpinGuard lg(c->lock);
+    LockGuard lg(c->lock);
     return c->qcount;
   }
   for (;;) {
@@ -555,7 +555,7 @@ int chan_recv(Chan* c, void* ep, bool block, int64_t deadline, Context* ctx) {
 int chan_close(Chan* c) {
   Waiter* list = nullptr;
   {
-    SpinGuard lg(c->lock);
+    LockGuard lg(c->lock);
     if (c->closed) return -EPIPE;
     c->closed = true;
     // From here no send claims a ring position; one that claimed before

@@ -158,7 +158,7 @@ int SyncMutex::unlock_slow() {
 }
 
 bool SyncMutex::busy() {
-  SpinGuard lg(lk_);
+  LockGuard lg(lk_);
   return state_.load(std::memory_order_acquire) != 0;
 }
 
