@@ -76,6 +76,7 @@
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
+#include <memory>
 #include <new>
 #include <vector>
 
@@ -588,8 +589,14 @@ int chan_close(Chan* c) {
 
 namespace {
 
-void sel_lock(std::vector<Chan*>& order) {
-  for (Chan* c : order) c->lock.lock();
+// The distinct channels of a select, in address order (the lock order).
+struct SelOrder {
+  Chan** cs;
+  size_t n;
+};
+
+void sel_lock(const SelOrder& order) {
+  for (size_t i = 0; i < order.n; i++) order.cs[i]->lock.lock();
 }
 
 // sel_unlock runs off the selecting G's stack while it parks (block_with).
@@ -598,9 +605,9 @@ void sel_lock(std::vector<Chan*>& order) {
 // after that unlock: take the array and count first, count down in a local.
 // Go's selunlock has the same rule.
 void sel_unlock(void* a) {
-  auto* order = static_cast<std::vector<Chan*>*>(a);
-  Chan* const* cs = order->data();
-  for (size_t i = order->size(); i-- > 0;) cs[i]->lock.unlock();
+  auto* order = static_cast<SelOrder*>(a);
+  Chan* const* cs = order->cs;
+  for (size_t i = order->n; i-- > 0;) cs[i]->lock.unlock();
 }
 
 uint32_t sel_rand() {
@@ -618,30 +625,42 @@ int chan_select(goro_select_case_t* cases, size_t n, bool block, int64_t deadlin
                 Context* ctx) {
   G* self = getg();
   preempt_check(self);  // a preemption point (sched.h)
-  std::vector<uint32_t> pollorder;
-  std::vector<Chan*> order;
-  try {
-    pollorder.reserve(n);
-    order.reserve(n);
-  } catch (const std::bad_alloc&) {
-    return -ENOMEM;
+  // The poll order and the lock order live on the stack for up to
+  // kSelInline cases, as Go's selectgo keeps them in its frame; two heap
+  // allocations per select cost more than the rest of a ready select.
+  constexpr size_t kSelInline = 8;
+  uint32_t po_inline[kSelInline];
+  Chan* cs_inline[kSelInline];
+  std::unique_ptr<uint32_t[]> po_heap;
+  std::unique_ptr<Chan*[]> cs_heap;
+  uint32_t* pollorder = po_inline;
+  Chan** cs = cs_inline;
+  if (n > kSelInline) {
+    po_heap.reset(new (std::nothrow) uint32_t[n]);
+    cs_heap.reset(new (std::nothrow) Chan*[n]);
+    if (!po_heap || !cs_heap) return -ENOMEM;
+    pollorder = po_heap.get();
+    cs = cs_heap.get();
   }
+  size_t np = 0, nc = 0;
   for (size_t i = 0; i < n; i++) {
     if (!cases[i].ch) continue;
     // Fisher-Yates while filling: a uniformly random poll order.
-    uint32_t j = sel_rand() % uint32_t(pollorder.size() + 1);
-    pollorder.push_back(uint32_t(i));
-    std::swap(pollorder[j], pollorder.back());
-    order.push_back(reinterpret_cast<Chan*>(cases[i].ch));
+    uint32_t j = sel_rand() % uint32_t(np + 1);
+    pollorder[np] = uint32_t(i);
+    std::swap(pollorder[j], pollorder[np]);
+    np++;
+    cs[nc++] = reinterpret_cast<Chan*>(cases[i].ch);
   }
-  std::sort(order.begin(), order.end());
-  order.erase(std::unique(order.begin(), order.end()), order.end());
+  std::sort(cs, cs + nc);
+  SelOrder order{cs, size_t(std::unique(cs, cs + nc) - cs)};
 
   // Pass 1: is any case ready?
   bool marked = false;  // waiting flags set by an earlier round
   sel_lock(order);
 poll:
-  for (uint32_t i : pollorder) {
+  for (size_t k = 0; k < np; k++) {
+    uint32_t i = pollorder[k];
     Chan* c = reinterpret_cast<Chan*>(cases[i].ch);
     int rc = 0;
     Waiter* peer = nullptr;
@@ -649,7 +668,7 @@ poll:
                                                : recv_locked(c, cases[i].elem, &rc, &peer);
     if (done) {
       if (marked)
-        for (Chan* oc : order) ring_tidy(oc);
+        for (size_t m = 0; m < order.n; m++) ring_tidy(order.cs[m]);
       sel_unlock(&order);
       if (peer) ready_peer(peer, self);
       cases[i].result = rc;
@@ -669,7 +688,8 @@ poll:
   // case's waiting flag first, and poll again if a ring became ready after
   // its poll (its flag cannot be set then). Once all are set, a partner on
   // any of them takes the lock and finds our waiter.
-  for (uint32_t i : pollorder) {
+  for (size_t k = 0; k < np; k++) {
+    uint32_t i = pollorder[k];
     Chan* c = reinterpret_cast<Chan*>(cases[i].ch);
     if (!c->ring) continue;
     marked = true;
@@ -678,7 +698,7 @@ poll:
 
   // Pass 2: enqueue on every channel and park. All case waiters share the
   // first one's claim word, so exactly one case can win.
-  size_t nw = pollorder.size();
+  size_t nw = np;
   Waiter* ws = nw ? new (std::nothrow) Waiter[nw] : nullptr;
   Waiter single;  // n == 0 (or only nil channels): block until the deadline
   if (nw && !ws) {
@@ -703,7 +723,7 @@ poll:
     else
       c->recvq.push_back(w);
   }
-  for (Chan* c : order) chan_retain(c);
+  for (size_t m = 0; m < order.n; m++) chan_retain(order.cs[m]);
   bool ok = first->block_with(sel_unlock, &order, deadline);
 
   // Dequeue from every channel we did not win on.
@@ -715,7 +735,7 @@ poll:
     else
       c->recvq.remove(&ws[k]);
   }
-  for (Chan* c : order) ring_tidy(c);
+  for (size_t m = 0; m < order.n; m++) ring_tidy(order.cs[m]);
   sel_unlock(&order);
   int ret;
   if (!ok) {
@@ -725,7 +745,7 @@ poll:
     cases[won->index].result = won->result;
     ret = won->index;
   }
-  for (Chan* c : order) chan_release(c);
+  for (size_t m = 0; m < order.n; m++) chan_release(order.cs[m]);
   delete[] ws;
   return ret;
 }
