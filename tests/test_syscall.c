@@ -286,6 +286,63 @@ static void test_retake_on_one_p(void **state) {
 }
 
 /* ---------------------------------------------------------------------- */
+/* Parking between goro_syscall_enter() and exit, after the P was retaken.  */
+
+/* On 1 P: a goroutine in a blocking call loses its P to sysmon, then blocks
+ * on a channel before goro_syscall_exit(). It must get a P back before it
+ * takes the channel's lock, not while holding it: otherwise it waits in the
+ * global queue with the lock held, and the goroutine running on the P spins
+ * on that lock forever (the lock's waiters never give up their P). */
+typedef struct sysblk {
+  goro_chan_t *ch;
+  goro_wg_t *wg;
+  atomic_int phase;
+} sysblk_t;
+
+static void g_sys_recv(void *arg) {
+  sysblk_t *s = arg;
+  GCHECK(goro_syscall_enter() == 0);
+  tu_sleep_ms(30); /* sysmon retakes the P and g_poker runs on it */
+  atomic_store(&s->phase, 1);
+  int v = 0;
+  GCHECK(goro_chan_recv(s->ch, &v, GORO_NO_DEADLINE) == 0);
+  GCHECK(v == 7);
+  GCHECK(goro_syscall_exit() == 0);
+  goro_wg_done(s->wg);
+}
+
+static void g_poker(void *arg) {
+  sysblk_t *s = arg;
+  while (!atomic_load(&s->phase)) goro_yield();
+  /* Take the channel's lock over and over until the receiver is queued. */
+  int v = 7;
+  while (goro_chan_try_send(s->ch, &v) == -EAGAIN) {
+  }
+  goro_wg_done(s->wg);
+}
+
+static void test_park_inside_syscall(void **state) {
+  (void)state;
+  TU_WATCHDOG(30);
+  assert_int_equal(init_cfg(1, 0), 0);
+  for (int round = 0; round < 5; round++) {
+    sysblk_t s;
+    memset(&s, 0, sizeof s);
+    assert_int_equal(goro_chan_make(&s.ch, sizeof(int), 0), 0);
+    assert_int_equal(goro_wg_new(&s.wg), 0);
+    goro_wg_add(s.wg, 2);
+    assert_int_equal(goro_go(g_sys_recv, &s), 0);
+    assert_int_equal(goro_go(g_poker, &s), 0);
+    assert_int_equal(goro_wg_wait(s.wg), 0);
+    goro_wg_free(s.wg);
+    assert_int_equal(goro_chan_release(s.ch), 0);
+  }
+  GASSERT_OK();
+  tu_settle(0);
+  assert_int_equal(goro_shutdown(), 0);
+}
+
+/* ---------------------------------------------------------------------- */
 /* Idle Ms beyond maxprocs are retired after about 5 s idle.               */
 
 static void test_idle_threads_retire(void **state) {
@@ -332,6 +389,7 @@ int main(void) {
       cmocka_unit_test_teardown(test_burst_hands_off, stop_runtime),
       cmocka_unit_test_teardown(test_burst_at_small_cap, stop_runtime),
       cmocka_unit_test_teardown(test_retake_on_one_p, stop_runtime),
+      cmocka_unit_test_teardown(test_park_inside_syscall, stop_runtime),
       cmocka_unit_test_teardown(test_idle_threads_retire, stop_runtime),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);

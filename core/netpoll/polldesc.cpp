@@ -109,6 +109,7 @@ int cancel_error(Context* ctx) {
 
 // wait_g parks the calling goroutine. See pd_wait / pd_sleep.
 int wait_g(G* gp, PollDesc* pd, int events, int64_t deadline, bool sleep_only, Context* ctx) {
+  SyscallPause sp(gp);  // before the lock: leaving may wait for a P (sched.h)
   pd->lock.lock();
   if (!sleep_only) {
     if (!pd->registered) {

@@ -1930,30 +1930,6 @@ GORO_NOIPA G* getg() {
 
 namespace {
 
-// SyscallPause: a G that parks or yields between goro_syscall_enter() and
-// goro_syscall_exit() leaves the syscall state for the switch (it needs a P
-// to switch through g0) and re-enters it when resumed, on whatever M.
-class SyscallPause {
- public:
-  explicit SyscallPause(G* gp) : gp_(gp), depth_(gp->syscalldepth) {
-    if (depth_) {
-      gp_->syscalldepth = 0;
-      exitsyscall(gp_);
-    }
-  }
-  ~SyscallPause() {
-    if (depth_) {
-      entersyscall(gp_);
-      gp_->syscalldepth = depth_;
-    }
-  }
-  SyscallPause(const SyscallPause&) = delete;
-  SyscallPause& operator=(const SyscallPause&) = delete;
-
- private:
-  G* gp_;
-  uint32_t depth_;
-};
 
 }  // namespace
 

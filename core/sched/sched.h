@@ -100,6 +100,36 @@ void signals_m_fini(void* altstack);
 // idle one, or after queueing globally and being rescheduled).
 void entersyscall(G* gp);
 void exitsyscall(G* gp);
+
+// SyscallPause: a G that parks or yields between goro_syscall_enter() and
+// goro_syscall_exit() leaves the syscall state for the switch (it needs a P
+// to switch through g0) and re-enters it when resumed, on whatever M.
+// Leaving may park the G until a P is free, so every blocking object holds
+// one from before it takes its own lock (a G waiting for a P with an object
+// lock held would stall everyone spinning on that lock, on every P). gopark
+// holds one too, for the paths that take no lock. gp may be null (a plain
+// thread): then it does nothing.
+class SyscallPause {
+ public:
+  explicit SyscallPause(G* gp) : gp_(gp), depth_(gp ? gp->syscalldepth : 0) {
+    if (depth_) {
+      gp_->syscalldepth = 0;
+      exitsyscall(gp_);
+    }
+  }
+  ~SyscallPause() {
+    if (depth_) {
+      entersyscall(gp_);
+      gp_->syscalldepth = depth_;
+    }
+  }
+  SyscallPause(const SyscallPause&) = delete;
+  SyscallPause& operator=(const SyscallPause&) = delete;
+
+ private:
+  G* gp_;
+  uint32_t depth_;
+};
 // The C API's goro_syscall_enter/exit: nesting counted per G; no-ops on a
 // plain thread; exit without enter is -EINVAL.
 int rt_syscall_enter();

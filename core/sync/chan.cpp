@@ -506,6 +506,7 @@ int chan_op(Chan* c, void* ep, bool block, int64_t deadline, Context* ctx) {
   WaitQueue& q = kSend ? c->sendq : c->recvq;
   int rc = 0;
   Waiter* peer = nullptr;
+  SyscallPause sp(self);  // before the lock: leaving may wait for a P (sched.h)
   c->lock.lock();
   for (;;) {
     if (kSend ? send_locked(c, ep, &rc, &peer) : recv_locked(c, ep, &rc, &peer)) {
@@ -657,6 +658,7 @@ int chan_select(goro_select_case_t* cases, size_t n, bool block, int64_t deadlin
 
   // Pass 1: is any case ready?
   bool marked = false;  // waiting flags set by an earlier round
+  SyscallPause sp(self);  // before the locks: leaving may wait for a P (sched.h)
   sel_lock(order);
 poll:
   for (size_t k = 0; k < np; k++) {

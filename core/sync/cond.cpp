@@ -33,6 +33,7 @@ int Cond::wait(int64_t deadline, Context* ctx) {
   w.g = getg();
   w.ctx = ctx;
   w.waitreason = "sync.Cond.Wait";
+  SyscallPause sp(w.g);  // before the lock: leaving may wait for a P (sched.h)
   lk_.lock();
   q_.push_back(&w);
   waiting_.store(1, std::memory_order_relaxed);  // published by m_->unlock()

@@ -59,6 +59,7 @@ int SyncMutex::lock_slow(int64_t deadline, Context* ctx) {
   w.g = getg();
   w.ctx = ctx;
   w.waitreason = "sync.Mutex.Lock";
+  SyscallPause sp(w.g);  // before the lock: leaving may wait for a P (sched.h)
   bool starving = false;  // this waiter has waited longer than kStarvationNs
   bool woken = false;     // this waiter was woken by unlock and owns kWoken
   for (;;) {

@@ -42,25 +42,28 @@ uint64_t self_id() {
 
 int once_slow(OnceState* st, goro_fn fn, void* arg) {
   uint64_t me = self_id();
-  st->lk.lock();
-  if (st->owner == OnceState::kFinished) {
+  {
+    SyscallPause sp(getg());  // before the lock: leaving may wait for a P (sched.h)
+    st->lk.lock();
+    if (st->owner == OnceState::kFinished) {
+      st->lk.unlock();
+      return 0;
+    }
+    if (st->owner == me) {
+      st->lk.unlock();
+      return -EDEADLK;
+    }
+    if (st->owner != 0) {
+      Waiter w;
+      w.g = getg();
+      w.waitreason = "sync.Once.Do";
+      st->q.push_back(&w);
+      w.block(&st->lk, -1);
+      return 0;
+    }
+    st->owner = me;
     st->lk.unlock();
-    return 0;
   }
-  if (st->owner == me) {
-    st->lk.unlock();
-    return -EDEADLK;
-  }
-  if (st->owner != 0) {
-    Waiter w;
-    w.g = getg();
-    w.waitreason = "sync.Once.Do";
-    st->q.push_back(&w);
-    w.block(&st->lk, -1);
-    return 0;
-  }
-  st->owner = me;
-  st->lk.unlock();
 
   fn(arg);
 

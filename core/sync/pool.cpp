@@ -54,6 +54,7 @@ namespace goro::rt {
 void Event::wait() {
   Waiter w;
   w.g = getg();
+  SyscallPause sp(w.g);  // before the lock: leaving may wait for a P (sched.h)
   mu_.lock();
   if (set_) {
     set_ = false;

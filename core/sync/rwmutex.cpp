@@ -61,6 +61,7 @@ int RWMutex::rlock_slow(int64_t deadline, Context* ctx) {
   w.g = getg();
   w.ctx = ctx;
   w.waitreason = "sync.RWMutex.RLock";
+  SyscallPause sp(w.g);  // before the lock: leaving may wait for a P (sched.h)
   lk_.lock();
   uint64_t s = state_.load(std::memory_order_relaxed);
   for (;;) {
@@ -129,6 +130,7 @@ int RWMutex::lock_slow(int64_t deadline, Context* ctx) {
   w.g = getg();
   w.ctx = ctx;
   w.waitreason = "sync.RWMutex.Lock";
+  SyscallPause sp(w.g);  // before the lock: leaving may wait for a P (sched.h)
   lk_.lock();
   uint64_t s = state_.load(std::memory_order_relaxed);
   for (;;) {

@@ -31,6 +31,8 @@ namespace goro::rt {
 
 int Semaphore::acquire(int64_t n, int64_t deadline, Context* ctx) {
   if (n < 0 || n > size_) return -EINVAL;
+  G* self = getg();
+  SyscallPause sp(self);  // before the lock: leaving may wait for a P (sched.h)
   lk_.lock();
   if (size_ - cur_ >= n && q_.empty()) {
     cur_ += n;
@@ -42,7 +44,7 @@ int Semaphore::acquire(int64_t n, int64_t deadline, Context* ctx) {
     return -ETIMEDOUT;
   }
   SWaiter w;
-  w.g = getg();
+  w.g = self;
   w.waitreason = "semacquire";
   w.n = n;
   w.ctx = ctx;

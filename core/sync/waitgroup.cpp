@@ -70,6 +70,7 @@ int WaitGroup::wait(int64_t deadline, Context* ctx) {
   w.g = getg();
   w.ctx = ctx;
   w.waitreason = "sync.WaitGroup.Wait";
+  SyscallPause sp(w.g);  // before the lock: leaving may wait for a P (sched.h)
   mu_.lock();
   if (count_.load(std::memory_order_acquire) == 0) {
     mu_.unlock();
