@@ -898,13 +898,18 @@ void gdestroy(M* m, G* gp);
 
 // switchin makes gp m's running G (gp is about to run). On g0 (execute) or
 // on gp's own stack (gswitch_ontop).
-inline void switchin(M* m, G* gp) {
+// inherit: gp runs again right after a park that found its wait over, and
+// keeps its time slice, as Go's execute(gp, inheritTime): schedtick does not
+// move, so sysmon still sees a P stuck on one G and a thief still sees a P
+// that is not consuming its runnext.
+inline void switchin(M* m, G* gp, bool inherit = false) {
   // A preemption request left over from gp's previous run is moot.
-  if (gp->preempt.load(std::memory_order_relaxed))
+  if (!inherit && gp->preempt.load(std::memory_order_relaxed))
     gp->preempt.store(false, std::memory_order_relaxed);
   m->curg.store(gp, std::memory_order_release);  // sysmon reads gp through it
   gp->m = m;
   gp->status.store(Grunning, std::memory_order_relaxed);
+  if (inherit) return;
   P* pp = m->p;
   pp->schedtick.store(pp->schedtick.load(std::memory_order_relaxed) + 1,
                       std::memory_order_relaxed);
@@ -957,9 +962,11 @@ void gbind(P* p, G* gp) {
 // execute runs gp on m (which holds a P) and performs what the G that comes
 // back asked for: gp, or a G it switched to directly. Runs on g0.
 void execute(M* m, G* gp) {
+  bool inherit = false;
   for (;;) {
     if (!gp->ctx) gbind(m->p, gp);
-    switchin(m, gp);
+    switchin(m, gp, inherit);
+    inherit = false;
     gp = gogo(m, gp);
     m->curg.store(nullptr, std::memory_order_relaxed);
     SwitchOp op = switchout(m, gp);
@@ -976,7 +983,10 @@ void execute(M* m, G* gp) {
         wakep();  // an idle P may take it (Go's goschedImpl)
         return;
       case SwitchOp::Park:
-        if (!parkcommit(m, gp)) continue;  // the wait is over already: run it again at once
+        if (!parkcommit(m, gp)) {  // the wait is over already: run it again at once
+          inherit = true;
+          continue;
+        }
         return;
       case SwitchOp::Exit:
         gdestroy(m, gp);
