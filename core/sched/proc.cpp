@@ -46,8 +46,10 @@
 // The submitter does: (1) publish G, (2) read nmspinning. The M does:
 // (a) nmspinning--, (b) re-check every run queue and the global queue. Both
 // use sequentially consistent atomics, so either the submitter sees
-// nmspinning == 0 and starts an M, or the M's re-check sees the G. Timers
-// are covered the same way through wakeNetPoller().
+// nmspinning == 0 and starts an M, or the M's re-check sees the G. (A G put
+// into an empty runnext is published with a plain store, so wakep() fences
+// before it trusts a non-zero nmspinning.) Timers are covered the same way
+// through wakeNetPoller().
 //
 // # Thread-locked goroutines
 //
@@ -480,7 +482,13 @@ void startm(P* p, bool spinning);
 
 void wakep() {
   if (sched.npidle.load() == 0) return;
-  if (sched.nmspinning.load() != 0) return;
+  if (sched.nmspinning.load() != 0) {
+    // The G was published with a plain store when it went into an empty
+    // runnext (runqput), and x86 may let this load pass that store: fence,
+    // then look again. Only paid when a spinning M exists.
+    std::atomic_thread_fence(std::memory_order_seq_cst);
+    if (sched.nmspinning.load() != 0) return;
+  }
   int32_t z = 0;
   if (!sched.nmspinning.compare_exchange_strong(z, 1)) return;
   startm(nullptr, true);
