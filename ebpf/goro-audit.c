@@ -997,10 +997,12 @@ int main(int argc, char **argv) {
     printf(
         ",\"cgroup_ino\":%llu,\"kernel_cgid\":%llu,\"quota_us\":%lld,\"period_us\":%lld,\"switch_"
         "outs\":%llu,"
-        "\"periods\":%llu,\"throttled_ns\":%llu,\"thread_throttled_ns\":%llu",
+        "\"periods\":%llu,\"throttled_ns\":%llu,\"thread_throttled_ns\":%llu,"
+        "\"missed_ends\":%llu",
         cg.ino, (unsigned long long)bwa->cgid, cg.quota_us, cg.period_us,
         (unsigned long long)T->throttle_outs, (unsigned long long)T->throttled_periods,
-        (unsigned long long)T->throttled_ns, (unsigned long long)T->thread_throttled_ns);
+        (unsigned long long)T->throttled_ns, (unsigned long long)T->thread_throttled_ns,
+        (unsigned long long)T->missed_throttle_ends);
     if (bw_ok)
       printf(
           ",\"bw_nr_periods\":%u,\"bw_nr_throttled\":%u,\"bw_throttled_ns\":%llu,\"bw_at\":\"%s\"",
@@ -1090,11 +1092,11 @@ int main(int argc, char **argv) {
         (unsigned long long)T->throttle_outs, (unsigned long long)T->throttled_periods,
         (double)T->throttled_ns / 1e6, (double)T->thread_throttled_ns / 1e6,
         (unsigned long long)T->running_peak);
-    if (T->missed_switch_in)
+    if (T->missed_throttle_ends)
       printf(
-          "  %llu switch-ins never reached the probe: the throttled time may be off by up to one "
-          "period for each\n",
-          (unsigned long long)T->missed_switch_in);
+          "  %llu throttled threads' switch-ins never reached the probe: the throttled time may be "
+          "off by up to one period for each\n",
+          (unsigned long long)T->missed_throttle_ends);
     if (bw_ok)
       printf(
           "  tg->cfs_bandwidth (BTF, attach..%s): nr_periods +%u, nr_throttled +%u, throttled_time "

@@ -332,6 +332,7 @@ static __always_inline void switch_out(struct task_struct *prev, unsigned int pr
      * kernel under load). A throttle still ended at the refill, if one came;
      * a run-queue wait of unknown length is dropped. */
     __sync_fetch_and_add(&totals.missed_switch_in, 1);
+    if (a->out_kind == OUT_THROTTLED) __sync_fetch_and_add(&totals.missed_throttle_ends, 1);
     __u64 refill = a->out_kind == OUT_THROTTLED ? first_refill(a->last_out, now) : 0;
     if (refill) {
       a->throttled_ns += refill - a->last_out;

@@ -122,6 +122,7 @@ struct audit_totals {
   __u64 throttled_periods; /* distinct tg->cfs_bandwidth.nr_periods among them */
   __u64 throttled_ns; /* per CPU: first throttle switch-out to the refill, summed (as cpu.stat) */
   __u64 thread_throttled_ns; /* per thread: throttle switch-out to the refill, summed */
+  __u64 missed_throttle_ends; /* of missed_switch_in: the ones after a throttle switch-out */
   __u32 throttle_via;        /* 1 task_struct::throttled, 2 cfs_rq->throttle_count */
   __u32 pad;
   struct audit_bw bw_attach, bw_last, bw_end;
