@@ -47,8 +47,8 @@
 // (a) nmspinning--, (b) re-check every run queue and the global queue. Both
 // use sequentially consistent atomics, so either the submitter sees
 // nmspinning == 0 and starts an M, or the M's re-check sees the G. (A G put
-// into an empty runnext is published with a plain store, so wakep() fences
-// before it trusts a non-zero nmspinning.) Timers are covered the same way
+// into an empty runnext is published with a plain store, so wakep() reads a
+// non-zero nmspinning again with a read-modify-write before it trusts it.) Timers are covered the same way
 // through wakeNetPoller().
 //
 // # Thread-locked goroutines
@@ -484,10 +484,12 @@ void wakep() {
   if (sched.npidle.load() == 0) return;
   if (sched.nmspinning.load() != 0) {
     // The G was published with a plain store when it went into an empty
-    // runnext (runqput), and x86 may let this load pass that store: fence,
-    // then look again. Only paid when a spinning M exists.
-    std::atomic_thread_fence(std::memory_order_seq_cst);
-    if (sched.nmspinning.load() != 0) return;
+    // runnext (runqput), and x86 may let this load pass that store. Look
+    // again with a read-modify-write: it is ordered against the spinning
+    // M's decrement, so either it reads 0 or that M's re-check sees the G.
+    // (A fence would do on the hardware, but TSan does not model fences.)
+    // Only paid when a spinning M exists.
+    if (sched.nmspinning.fetch_add(0) != 0) return;
   }
   int32_t z = 0;
   if (!sched.nmspinning.compare_exchange_strong(z, 1)) return;
