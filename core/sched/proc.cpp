@@ -48,8 +48,8 @@
 // use sequentially consistent atomics, so either the submitter sees
 // nmspinning == 0 and starts an M, or the M's re-check sees the G. (A G put
 // into an empty runnext is published with a plain store, so wakep() reads a
-// non-zero nmspinning again with a read-modify-write before it trusts it.) Timers are covered the same way
-// through wakeNetPoller().
+// non-zero nmspinning again with a read-modify-write before it trusts it.)
+// Timers are covered the same way through wakeNetPoller().
 //
 // # Thread-locked goroutines
 //
@@ -1947,11 +1947,6 @@ GORO_NOIPA G* getg() {
   asm volatile("" ::: "memory");
   return m ? m->curg.load(std::memory_order_relaxed) : nullptr;
 }
-
-namespace {
-
-
-}  // namespace
 
 void gopark(ParkUnlockFn unlockf, void* arg, const char* reason) {
   gopark(getg(), unlockf, arg, reason);
