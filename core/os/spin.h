@@ -7,7 +7,8 @@
 //
 // Invariants:
 //  - A SpinMutex holder never parks or waits for another goroutine or
-//    thread while holding it. It may take a runtime Mutex whose critical
+//    thread while holding it, nor for a P (blocking objects leave the
+//    syscall state before they lock: SyscallPause, sched.h). It may take a runtime Mutex whose critical
 //    sections are as short (a timer heap's, a context's). Waiters only spin,
 //    yield and nap, so a holder that blocked would make them burn CPU.
 //  - Waiters never sleep on the lock word, so unlock has nobody to wake and
