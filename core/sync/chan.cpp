@@ -78,7 +78,6 @@
 #include <cstring>
 #include <memory>
 #include <new>
-#include <vector>
 
 #include "sched/sched.h"
 #include "sync/context.h"
@@ -602,8 +601,9 @@ void sel_lock(const SelOrder& order) {
 
 // sel_unlock runs off the selecting G's stack while it parks (block_with).
 // Once the last lock is dropped the G can be woken, finish the select and
-// free `order` (the vector lives on its stack), so nothing of it may be read
-// after that unlock: take the array and count first, count down in a local.
+// return (`order` and its array live in its frame, or on the heap it
+// frees), so nothing of it may be read after that unlock: take the array and
+// count first, count down in a local.
 // Go's selunlock has the same rule.
 void sel_unlock(void* a) {
   auto* order = static_cast<SelOrder*>(a);
