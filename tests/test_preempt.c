@@ -690,12 +690,6 @@ typedef struct rescue {
   int64_t spin_ns;        /* how long the hog spun before it saw it */
 } rescue_t;
 
-static int64_t mono_now(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
-
 static void rescue_recv(void *arg) {
   rescue_t *r = arg;
   int v = 0;
@@ -712,14 +706,14 @@ static void rescue_hog(void *arg) {
   /* If the receiver was not parked yet, the send waited for it and it ran
    * on its own: this round proves nothing. */
   if (atomic_load(&r->received)) atomic_store(&r->early, 1);
-  int64_t t0 = mono_now(), end = t0 + 2000 * TU_MS;
-  while (mono_now() < end) { /* no runtime call: never yields */
+  int64_t t0 = tu_now_ns(), end = t0 + 2000 * TU_MS;
+  while (tu_now_ns() < end) { /* no runtime call (a plain clock read): never yields */
     if (atomic_load(&r->received)) {
       atomic_store(&r->hog_saw, 1);
       break;
     }
   }
-  r->spin_ns = mono_now() - t0;
+  r->spin_ns = tu_now_ns() - t0;
   atomic_fetch_add(&r->done, 1);
 }
 

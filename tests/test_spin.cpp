@@ -6,7 +6,6 @@
  *  - a waiter behind a holder that keeps the lock for a long time naps
  *    instead of spinning: its CPU time stays well below the wait.
  */
-#include <pthread.h>
 #include <time.h>
 
 #include <atomic>
