@@ -445,6 +445,141 @@ static void test_zero_race(void **state) {
   assert_int_equal(goro_wg_free(all), 0);
 }
 
+
+/* ------------------------------------------------------------------------- */
+/* Credit stripes (waitgroup.cpp): a done from a goroutine may spend credit
+ * its P's stripe took from the shared count. None of that may show: the
+ * count stays exact for errors, waits and overflow. */
+
+/* One done from a goroutine, with the count at 64: enough for its stripe to
+ * take a share of the count. */
+static void one_done(void *arg) { GCHECK_CMP(goro_wg_done((goro_wg_t *)arg), ==, 0); }
+
+static void test_striped_count_exact(void **state) {
+  (void)state;
+  TU_WATCHDOG(30);
+  tu_reset_fail();
+  goro_wg_t *wg;
+  assert_int_equal(goro_wg_new(&wg), 0);
+  /* 64, then a goroutine's done: 63, part of it held by that P's stripe.
+   * This thread has no P, so its adds go to the shared count, which must
+   * gather the stripe's share back rather than report -ERANGE early. */
+  assert_int_equal(goro_wg_add(wg, 64), 0);
+  assert_int_equal(goro_run(one_done, wg), 0);
+  assert_int_equal(goro_wg_add(wg, -64), -ERANGE);
+  assert_int_equal(goro_wg_add(wg, -40), 0);
+  assert_int_equal(goro_wg_add(wg, -24), -ERANGE); /* 23 left */
+  assert_int_equal(goro_wg_add(wg, -22), 0);       /* 1 left */
+  assert_int_equal(goro_wg_add(wg, -2), -ERANGE);
+  struct waiter w;
+  waiter_start(&w, wg);
+  tu_sleep_ms(30);
+  assert_int_equal(atomic_load(&w.returned), 0);
+  assert_int_equal(goro_wg_done(wg), 0);
+  if (!waiter_join(&w)) fail_msg("waiter not released at zero");
+  assert_int_equal(goro_wg_done(wg), -ERANGE);
+  GASSERT_OK();
+  assert_int_equal(goro_wg_free(wg), 0);
+}
+
+/* Overflow with a stripe's share out: still exact at INT64_MAX. */
+static void test_striped_overflow_exact(void **state) {
+  (void)state;
+  TU_WATCHDOG(30);
+  tu_reset_fail();
+  goro_wg_t *wg;
+  assert_int_equal(goro_wg_new(&wg), 0);
+  assert_int_equal(goro_wg_add(wg, INT64_MAX - 10), 0);
+  assert_int_equal(goro_run(one_done, wg), 0); /* INT64_MAX - 11 */
+  assert_int_equal(goro_wg_add(wg, 12), -ERANGE);
+  assert_int_equal(goro_wg_add(wg, 11), 0); /* exactly INT64_MAX */
+  assert_int_equal(goro_wg_add(wg, 1), -ERANGE);
+  assert_int_equal(goro_run(one_done, wg), 0);
+  assert_int_equal(goro_wg_add(wg, 2), -ERANGE);
+  assert_int_equal(goro_wg_add(wg, 1), 0);
+  assert_int_equal(goro_wg_add(wg, -INT64_MAX), 0);
+  assert_int_equal(goro_wg_wait(wg), 0);
+  assert_int_equal(goro_wg_done(wg), -ERANGE);
+  GASSERT_OK();
+  assert_int_equal(goro_wg_free(wg), 0);
+}
+
+/* A fan-out large enough for the stripes, with waiters arriving while the
+ * dones run (each arrival drains the stripes) and waiters that give up
+ * (each departure lets the stripes take credit again). A wait that returns
+ * 0 saw the count at zero after it began, so every worker added before it
+ * began must have counted itself finished by then. */
+struct fan_ctx;
+struct fan_wait {
+  struct fan_ctx *c;
+  long need; /* workers added before this waiter was spawned */
+};
+struct fan_ctx {
+  goro_wg_t *wg;
+  atomic_long finished;
+  atomic_int early; /* waits that returned 0 before `need` workers finished */
+  long n;
+  struct fan_wait waits[32];
+};
+static void fan_worker(void *arg) {
+  struct fan_ctx *c = arg;
+  atomic_fetch_add(&c->finished, 1);
+  GCHECK_CMP(goro_wg_done(c->wg), ==, 0);
+}
+static void fan_waiter(void *arg) {
+  struct fan_wait *w = arg;
+  GCHECK_CMP(goro_wg_wait(w->c->wg), ==, 0);
+  if (atomic_load(&w->c->finished) < w->need) atomic_fetch_add(&w->c->early, 1);
+}
+static void fan_quitter(void *arg) {
+  struct fan_wait *w = arg;
+  goro_ctx_t *ctx;
+  GCHECK_CMP(goro_ctx_with_timeout(goro_ctx_background(), 20 * TU_US, &ctx), ==, 0);
+  int rc = goro_wg_wait_ctx(w->c->wg, ctx);
+  GCHECK(rc == 0 || rc == -ETIMEDOUT || rc == -ECANCELED);
+  if (rc == 0 && atomic_load(&w->c->finished) < w->need) atomic_fetch_add(&w->c->early, 1);
+  goro_ctx_release(ctx);
+}
+static void fan_main(void *arg) {
+  struct fan_ctx *c = arg;
+  int nw = 0;
+  for (long i = 0; i < c->n; i++) {
+    GCHECK_CMP(goro_wg_add(c->wg, 1), ==, 0);
+    GCHECK_CMP(goro_go(fan_worker, c), ==, 0);
+    if ((i % 997 == 500 || i % 1499 == 700) && nw < 32) {
+      struct fan_wait *w = &c->waits[nw++];
+      w->c = c;
+      w->need = i + 1;
+      GCHECK_CMP(goro_go(i % 997 == 500 ? fan_quitter : fan_waiter, w), ==, 0);
+    }
+  }
+  GCHECK_CMP(goro_wg_wait(c->wg), ==, 0);
+  if (atomic_load(&c->finished) != c->n) atomic_fetch_add(&c->early, 1);
+}
+static void test_striped_fanout(void **state) {
+  (void)state;
+  TU_WATCHDOG(120);
+  tu_reset_fail();
+  const int rounds = TU_SCALE(30, 10, 4);
+  for (int procs = 2; procs <= 4; procs += 2) {
+    goro_maxprocs(procs);
+    for (int r = 0; r < rounds; r++) {
+      struct fan_ctx c;
+      memset(&c, 0, sizeof c);
+      c.n = 5000 + r * 100;
+      assert_int_equal(goro_wg_new(&c.wg), 0);
+      assert_int_equal(goro_run(fan_main, &c), 0);
+      tu_settle(0); /* the waiters that ran late are gone */
+      GASSERT_OK();
+      ASSERT_EQ(atomic_load(&c.early), 0);
+      ASSERT_EQ(atomic_load(&c.finished), c.n);
+      assert_int_equal(goro_wg_done(c.wg), -ERANGE);
+      assert_int_equal(goro_wg_free(c.wg), 0);
+    }
+  }
+  goro_maxprocs(2);
+}
+
 int main(void) {
   tu_apply_filter();
   const struct CMUnitTest tests[] = {
@@ -457,6 +592,9 @@ int main(void) {
       cmocka_unit_test(test_free_busy),
       cmocka_unit_test(test_reuse),
       cmocka_unit_test(test_zero_race),
+      cmocka_unit_test(test_striped_count_exact),
+      cmocka_unit_test(test_striped_overflow_exact),
+      cmocka_unit_test(test_striped_fanout),
   };
   return cmocka_run_group_tests(tests, tu_group_setup, tu_group_teardown);
 }
