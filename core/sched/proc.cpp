@@ -738,13 +738,11 @@ G* gfget(P* p) {
     G* next = gp->schedlink;
     p->gfree = next;
     p->gfreecnt--;
-    // The next spawn writes lines 0 and 1 of the next free G, which was
-    // usually freed on another CPU: ask for them (for writing) now, so the
-    // transfer overlaps this spawn instead of stalling the next one.
-    if (next) {
-      __builtin_prefetch(next, 1);
-      __builtin_prefetch(reinterpret_cast<char*>(next) + 64, 1);
-    }
+    // The next spawn writes line 0 of the next free G, which was usually
+    // freed on another CPU: ask for it (for writing) now, so the transfer
+    // overlaps this spawn instead of stalling the next one. Line 1 is left
+    // where it is: a spawn does not touch it, the M that runs the G does.
+    if (next) __builtin_prefetch(next, 1);
   }
   return gp;
 }
@@ -1618,6 +1616,7 @@ void gdestroy(M* m, G* gp) {
     // keeps the previous spare (or none: rt_newproc allocates then).
     std::swap(gp->stack, p->stkspare);
   }
+  gp->stkdefault = gp->stack.kind != StackKind::None;  // default size or none, from here on
   void (*exitfn)(void*) = gp->exitfn;
   void* exitarg = gp->exitarg;
   gp->exitfn = nullptr;
@@ -2241,25 +2240,31 @@ int rt_newproc(goro_fn fn, void* arg, size_t stack_size, const char* name, uint6
   P* p = (m && m->curg) ? m->p : nullptr;
   G* gp = p ? gfget(p) : gfget_global();
   if (!gp && !(gp = galloc())) return -ENOMEM;
-  if (gp->stack.kind != StackKind::None && gp->stack.size() != want) stack_free(&gp->stack);
-  if (gp->stack.kind == StackKind::None && !stack_alloc(&gp->stack, want)) {
-    if (p)
-      gfput(p, gp);
-    else {
-      LockGuard lg(sched.gflock);
-      gp->schedlink = nullptr;
-      gfpushbatch(gp, 1);
+  // A free G's stack is of the default size or none (gdestroy), and
+  // stkdefault says which on line 0, the line this spawn writes anyway.
+  if (!(gp->stkdefault && want == sched.stack_size)) {
+    if (gp->stack.kind != StackKind::None && gp->stack.size() != want) stack_free(&gp->stack);
+    if (gp->stack.kind == StackKind::None && !stack_alloc(&gp->stack, want)) {
+      gp->stkdefault = false;
+      if (p)
+        gfput(p, gp);
+      else {
+        LockGuard lg(sched.gflock);
+        gp->schedlink = nullptr;
+        gfpushbatch(gp, 1);
+      }
+      return -ENOMEM;
     }
-    return -ENOMEM;
+    gp->stkdefault = want == sched.stack_size;
   }
   gp->ctx = nullptr;  // gbind, at its first run
   gp->fresh = true;
   gp->fn = fn;
   gp->arg = arg;
-  gp->exitfn = exitfn;
-  gp->exitarg = exitarg;
-  gp->lockedm = nullptr;
-  gp->lockedcount = 0;
+  if (exitfn) {  // else null already (gdestroy), and line 1 stays untouched
+    gp->exitfn = exitfn;
+    gp->exitarg = exitarg;
+  }
   // Preemption and syscall state (a reused G may have exited inside a
   // region). asyncsafe, asyncmod and preempt_ignored are zero on a free G
   // (gdestroy): their cache line is left alone unless the G is async-
@@ -2270,7 +2275,6 @@ int rt_newproc(goro_fn fn, void* arg, size_t stack_size, const char* name, uint6
     gp->asyncsafe.store(1, std::memory_order_relaxed);
     gp->asyncmod.store(asyncmod, std::memory_order_relaxed);
   }
-  gp->syscalldepth = 0;
   if (name) {  // else name[] is empty already (gdestroy), and its line stays untouched
     strncpy(gp->name, name, sizeof gp->name - 1);
     gp->name[sizeof gp->name - 1] = 0;

@@ -71,12 +71,17 @@ using ParkUnlockFn = bool (*)(struct G* gp, void* arg);
 // and exits on another, and each line it touches is a transfer between
 // CPUs (docs/design.md, "Cache lines").
 struct alignas(64) G {
-  // --- line 0: switching
+  // --- line 0: what a spawn writes and a first run reads. The spawning
+  // CPU and the running CPU each take only this line of a free G.
   fcontext_t ctx = nullptr;     // saved while not running; written at switch-out (gogo, gswitch)
-  Stack stack;                  // owned by the G while alive and while cached (may swap with P.stkspare at its first run)
   std::atomic<uint32_t> status{Gidle};
-  bool fresh = false;           // never run: ctx is null until gbind, make_fcontext's until gentry clears this
-  bool named = false;           // name[] is set (spawned with a name); a free G's name is empty
+  // Flags written only by the G's current owner (its spawner, the M that
+  // runs it, gdestroy), so they can share a byte.
+  bool fresh : 1 = false;       // never run: ctx is null until gbind, make_fcontext's until gentry clears this
+  bool named : 1 = false;       // name[] is set (spawned with a name); a free G's name is empty
+  // The G holds a default-size stack (kind != None): a default spawn need
+  // not read line 1 to find out. Kept by rt_newproc and gdestroy.
+  bool stkdefault : 1 = false;
   // Preemption (preempt.cpp, sysmon.cpp). sysmon sets `preempt` to ask the
   // G to yield; the G clears it when it next switches out (execute()).
   std::atomic<bool> preempt{false};
@@ -85,17 +90,19 @@ struct alignas(64) G {
   // and goexit look at fls. Otherwise neither touches that line.
   std::atomic<bool> slow{false};
   uint64_t goid = 0;            // set at spawn; never reused
+  goro_fn fn = nullptr;
+  void* arg = nullptr;
+  G* schedlink = nullptr;       // link in the global run queue or a free list
   // Observability (trace.cpp): set at spawn by the creator; read racily by
   // goro_dump, schedtrace and the gdb script.
   const void* gopc = nullptr;   // return address in the code that called goro_go
   uint64_t parentgoid = 0;      // goid of the creating G (0: a plain thread)
-  // --- line 1: what it runs and who runs it
-  goro_fn fn = nullptr;
-  void* arg = nullptr;
+  // --- line 1: who runs it and on what. Written by the M that runs it; a
+  // spawn leaves it alone (a free G's fields here are zero, gdestroy).
+  Stack stack;                  // owned by the G while alive and while cached (may swap with P.stkspare at its first run)
   // Runs on g0 once the G has exited (goro_run's completion); set at spawn.
   void (*exitfn)(void*) = nullptr;
   void* exitarg = nullptr;
-  G* schedlink = nullptr;       // link in the global run queue or a free list
   M* m = nullptr;               // M running it, only while Grunning
   M* lockedm = nullptr;         // goro_lock_thread: the M it is wired to
   uint32_t lockedcount = 0;     // nesting depth of goro_lock_thread; G's own
