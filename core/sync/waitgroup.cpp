@@ -114,7 +114,10 @@ bool WaitGroup::done_striped(int idx) {
   uint32_t bit = 1u << idx;
   if ((used_.load(std::memory_order_relaxed) & bit) == 0)
     used_.fetch_or(bit, std::memory_order_seq_cst);
-  if (exact_.load(std::memory_order_seq_cst) != 0) return false;  // the drain will clear the bit
+  // In exact mode take nothing. The bit may stay set with no credit behind
+  // it (a drain that read used_ first missed it): harmless, the next drain
+  // clears it.
+  if (exact_.load(std::memory_order_seq_cst) != 0) return false;
   while (c >= 2 * kCredit) {
     if (count_.compare_exchange_weak(c, c - kCredit, std::memory_order_acq_rel)) {
       s.credit = kCredit - 1;  // one spent by this done
