@@ -98,7 +98,8 @@ struct alignas(64) G {
   const void* gopc = nullptr;   // return address in the code that called goro_go
   uint64_t parentgoid = 0;      // goid of the creating G (0: a plain thread)
   // --- line 1: who runs it and on what. Written by the M that runs it; a
-  // spawn leaves it alone (a free G's fields here are zero, gdestroy).
+  // default spawn leaves it alone: a free G keeps its cached stack here and
+  // has every other field zero (goexit, gdestroy).
   Stack stack;                  // owned by the G while alive and while cached (may swap with P.stkspare at its first run)
   // Runs on g0 once the G has exited (goro_run's completion); set at spawn.
   void (*exitfn)(void*) = nullptr;
