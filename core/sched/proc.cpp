@@ -1067,7 +1067,7 @@ G* direct_next(M* m, G* gp) {
   if (!p || m->lockedg || gp->lockedm) return nullptr;
   if (sched.state.load(std::memory_order_acquire) != kRunning) return nullptr;
   if (p->id >= sched.gomaxprocs.load(std::memory_order_relaxed)) return nullptr;
-  if (int64_t w = p->timers.next(); w != 0 && w <= nanotime()) return nullptr;
+  if (p->timers.due()) return nullptr;
   if ((p->schedtick.load(std::memory_order_relaxed) % 61 == 0 || p->globturn) &&
       sched.runqsize.load(std::memory_order_relaxed) > 0)
     return nullptr;
@@ -1215,8 +1215,7 @@ G* stealWork(M* m, bool* newWork) {
       P* p2 = sched.allp[(start + k * stride) % n];
       if (!p2 || p2 == p) continue;
       if (last) {
-        int64_t w = p2->timers.next();
-        if (w != 0 && w <= nanotime()) {
+        if (p2->timers.due()) {
           if (p2->timers.run(nanotime()) > 0) {
             if (G* gp = runqget(p)) return gp;
             *newWork = true;
@@ -1290,7 +1289,7 @@ top:
     retirep(m);
     goto top;
   }
-  if (int64_t w = p->timers.next(); w != 0 && w <= nanotime()) p->timers.run(nanotime());
+  if (p->timers.due()) p->timers.run(nanotime());
 
   // Every 61st schedule the global queue goes first, so a P whose local
   // queue keeps refilling cannot starve it (Go's findRunnable). One change:

@@ -64,10 +64,11 @@ using ParkUnlockFn = bool (*)(struct G* gp, void* arg);
 // another P's switches used: bench/yield at 2 Ps took 109 ns per round
 // instead of 49 (docs/design.md, "Cache lines").
 //
-// G's fields are ordered by use. A spawn writes the first two cache lines
-// only; a first run, a switch and an exit touch those and the third;
-// everything else (sleep timer, name, wait and free-list bookkeeping) lies
-// beyond and stays untouched on that path. A G spawned on one P often runs
+// G's fields are ordered by use. A default spawn writes the first cache
+// line only; a first run, a switch and an exit touch that line and the
+// second; the third is touched only by a G that uses what it holds (see
+// `slow`); everything else (sleep timer, name, wait and free-list
+// bookkeeping) lies beyond and stays untouched on that path. A G spawned on one P often runs
 // and exits on another, and each line it touches is a transfer between
 // CPUs (docs/design.md, "Cache lines").
 struct alignas(64) G {

@@ -34,8 +34,9 @@ enum class StackKind : uint8_t { None, Guarded, Slab, Plain };
 constexpr size_t kStackGuardBytes = 64 * 1024;  // PROT_NONE region below a guarded stack
 constexpr size_t kStackGapBytes = 16 * 1024;    // untouched gap below a slab stack
 
-// 24 bytes: it sits in the G's first cache line (runtime2.h), so the
-// mapping of a Guarded or Plain stack is derived, not stored.
+// 24 bytes, so that it fits in the G's second cache line with the rest of
+// what the running M uses (runtime2.h): the mapping of a Guarded or Plain
+// stack is derived, not stored.
 struct Stack {
   char* lo = nullptr;      // lowest usable byte
   char* hi = nullptr;      // one past the highest byte; the stack grows down from here

@@ -10,6 +10,7 @@
 #include <cstdio>
 
 #include "goro/goro.h"
+#include "os/futex.h"
 #include "sched/runtime2.h"
 
 namespace goro::rt {
@@ -64,14 +65,5 @@ void schedtrace(bool detail);
 // dump writes the goroutine dump to f. The runtime must be kept alive by
 // the caller (ApiRef). Returns the number of goroutines listed.
 int dump_goroutines(FILE* f);
-
-// coarsetime is a cheap monotonic clock (CLOCK_MONOTONIC_COARSE, a few ms
-// of resolution, same origin as nanotime()), good enough to say how long a
-// goroutine has waited; gopark stamps G::waitsince with it.
-inline int64_t coarsetime() {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
-  return int64_t(ts.tv_sec) * 1000000000 + ts.tv_nsec;
-}
 
 }  // namespace goro::rt

@@ -27,6 +27,12 @@ namespace goro::rt {
 
 class TimerHeap;
 
+// g_coarse_slack bounds how far coarsetime() lags nanotime(): six ticks of
+// clock_getres(CLOCK_MONOTONIC_COARSE) (timer.cpp says why six). INT64_MAX,
+// so that due() always reads nanotime(), if the kernel gives no tick or one
+// longer than 20 ms.
+extern const int64_t g_coarse_slack;
+
 struct Timer {
   int64_t when = 0;
   int32_t idx = -1;
@@ -49,6 +55,16 @@ class TimerHeap {
   // move_to() moves every timer into dst (used when a P is destroyed).
   void move_to(TimerHeap* dst);
   int64_t next() const { return when0_.load(std::memory_order_acquire); }
+  // due() says whether the earliest timer's time has come: asked at every
+  // scheduling round, as Go's checkTimers does. A timer that is due or
+  // nearly so costs a nanotime() read. One further away than the coarse
+  // clock's worst lag does not: the coarse clock shows it is not due, for a
+  // few ns instead of 20-30 (kvm-clock). The answer is the same either way,
+  // since coarsetime() <= nanotime() <= coarsetime() + g_coarse_slack.
+  bool due() const {
+    int64_t w = next();
+    return w != 0 && w - coarsetime() <= g_coarse_slack && w <= nanotime();
+  }
   size_t size();
 
   // timer_del() removes t from whatever heap holds it. False if it was not
