@@ -70,9 +70,11 @@ int WaitGroup::add(int64_t delta) {
     P* p = m ? m->p : nullptr;  // none on a plain thread or in a syscall region
     if (p && done_striped(p->id & (kStripes - 1))) return 0;
   }
-  // An RMW rather than a load: it takes the line exclusive at once, so the
-  // CAS below finds it local (one transfer between CPUs instead of two).
-  int64_t old = count_.fetch_add(0, std::memory_order_acquire);
+  // A plain load, not an RMW to take the line exclusive at once: with the
+  // dones on stripes, count_'s line leaves this CPU only when a stripe
+  // refills (once per kCredit dones), while a second locked operation would
+  // cost every add (bench/spawn at 1 P: 83 -> 79 ns).
+  int64_t old = count_.load(std::memory_order_relaxed);
   int64_t nv;
   for (;;) {
     // Going negative may only mean the rest is in stripes; reaching zero
