@@ -771,15 +771,26 @@ void gfput(P* p, G* gp) {
   scav_arm();
 }
 
+// Spares: a P's spare stacks, taken away from it (gfpurge).
+struct Spares {
+  Stack s[2];
+  // release frees them; the caller must hold no lock.
+  void release() {
+    for (Stack& st : s) stack_free(&st);
+  }
+};
+
 // gfpurge moves a retiring P's free Gs to the global list and returns its
-// spare stack, for the caller to stack_free() once it holds no lock. Called
+// spare stacks, for the caller to release() once it holds no lock. Called
 // before the P is marked Pdead: a regrow may hand it out again right after.
-Stack gfpurge(P* p) {
+Spares gfpurge(P* p) {
   LockGuard lg(sched.gflock);
   if (p->gfree) gfpushbatch(p->gfree, p->gfreecnt);
   p->gfree = nullptr;
   p->gfreecnt = 0;
-  return std::exchange(p->stkspare, Stack{});
+  Spares out;
+  for (int i = 0; i < 2; i++) out.s[i] = std::exchange(p->stkspare[i], Stack{});
+  return out;
 }
 
 // scavenge runs from the scavenger timer, at most once per kScavPeriod while
@@ -954,15 +965,21 @@ inline bool parkcommit(M* m, G* gp) {
 }
 
 // gbind gives a new G its context just before its first run, on p (held by
-// the caller). If p's spare stack has the size of the G's own, they swap:
-// the spare is the stack of the last G that exited here, still in this
-// CPU's caches, where the G's own may not have been touched for a long
-// time. Binding at the first run rather than at spawn is what lets a burst
-// of short goroutines share one resident stack: each one's stack is already
-// reserved (rt_newproc), so this never allocates and never fails.
+// the caller). If p's first spare stack has the size of the G's own, the G
+// runs on it, and its own goes to the back of the spares: the spare is the
+// stack of a G that exited here lately, still in this CPU's caches, where
+// the G's own may not have been touched for a long time. Binding at the
+// first run rather than at spawn is what lets a burst of short goroutines
+// share two resident stacks: each one's stack is already reserved
+// (rt_newproc), so this never allocates and never fails.
 void gbind(P* p, G* gp) {
-  if (p->stkspare.kind != StackKind::None && p->stkspare.size() == gp->stack.size())
-    std::swap(gp->stack, p->stkspare);
+  Stack* sp = p->stkspare;
+  if (sp[0].kind != StackKind::None && sp[0].size() == gp->stack.size()) {
+    Stack own = gp->stack;
+    gp->stack = sp[0];
+    sp[0] = sp[1];
+    sp[1] = own;
+  }
   stack_prepare(&gp->stack);
   gp->ctx = bctx::make_fcontext(gp->stack.hi, gp->stack.size(), gentry);
 }
@@ -1038,7 +1055,9 @@ void execute(M* m, G* gp) {
 // Whenever the choice is not that simple (no local G, a timer due, the
 // global queue's turn, a locked G or M, the runtime stopping or shrinking)
 // the G takes the g0 path, mcall(), and findRunnable decides. gopreempt
-// and goexit always take it.
+// always takes it. goexit takes the direct path too: gdestroy runs on the
+// next G's stack, where it may hand the dead G's stack over as the P's
+// spare, since nothing runs on it any more.
 
 // gswitch_ontop and the park function run on the next G's stack, below its
 // saved stack pointer: up to ~2.5 KB with a full local queue (runqputslow's
@@ -1097,7 +1116,9 @@ bctx::transfer_t gswitch_ontop(bctx::transfer_t t) {
   gp->ctx = t.fctx;
   SwitchOp op = switchout(m, gp);
   switchin(m, next);
-  if (op == SwitchOp::Yield) {
+  if (op == SwitchOp::Exit) {
+    gdestroy(m, gp);  // gp's stack is free now: it may become p's spare
+  } else if (op == SwitchOp::Yield) {
     gp->status.store(Grunnable, std::memory_order_release);
     runqput(m->p, gp, false);
   } else if (!parkcommit(m, gp)) {
@@ -1109,15 +1130,18 @@ bctx::transfer_t gswitch_ontop(bctx::transfer_t t) {
   return bctx::transfer_t{m->g0ctx, m};
 }
 
-// gswitch switches from gp straight to next (from direct_next) for op (Yield
-// or Park). Returns when gp is resumed, possibly on another M. Runs on gp.
+// gswitch switches from gp straight to next (from direct_next) for op (Yield,
+// Park or Exit). Returns when gp is resumed, possibly on another M; never
+// for Exit. Runs on gp.
 void gswitch(G* gp, G* next, SwitchOp op) {
   M* m = gp->m;
   m->op = op;
   m->prevg = gp;
   m->nextg = next;
   san::tsan_switch(next->tsan_fiber);
-  san::asan_start_switch(&gp->asan_fake_stack, next->stack.lo, next->stack.size());
+  // An exiting G's fake stack dies with it (as in mcall).
+  san::asan_start_switch(op == SwitchOp::Exit ? nullptr : &gp->asan_fake_stack, next->stack.lo,
+                         next->stack.size());
   resumed(gp, bctx::ontop_fcontext(next->ctx, m, gswitch_ontop));
 }
 
@@ -1170,7 +1194,7 @@ bool startlockedm(M* m, G* gp) {
 // retirep: m's P is beyond gomaxprocs; move its work elsewhere and drop it.
 void retirep(M* m) {
   P* p = m->p;
-  Stack spare;
+  Spares spare;
   {
     LockGuard lg(sched.lock);
     if (p->id < sched.gomaxprocs.load()) return;  // raced with a regrow
@@ -1179,7 +1203,7 @@ void retirep(M* m) {
     spare = gfpurge(p);
     p->status.store(Pdead, std::memory_order_relaxed);
   }
-  stack_free(&spare);
+  spare.release();
   P* p0 = sched.allp[0];
   p->timers.move_to(&p0->timers);
   if (int64_t when = p0->timers.next()) wakeNetPoller(when);
@@ -1534,6 +1558,16 @@ void run_user(G* gp) {
   }
   if (gp->slow.load(std::memory_order_relaxed) && gp->fls)
     fls_run_destructors(&gp->fls, &gp->flscap);
+  // Straight to the next local G when that is certain (direct_next), with
+  // gdestroy run on its stack: one context switch per goroutine instead of
+  // two. An exit function runs on g0 (goro_run's completion takes locks
+  // and readies its waiter); a locked G hands its P off there.
+  if (!gp->exitfn) {
+    if (G* next = direct_next(gp->m, gp)) {
+      gswitch(gp, next, SwitchOp::Exit);
+      fatal("goexit: dead goroutine resumed");
+    }
+  }
   mcall(gp, SwitchOp::Exit);
   fatal("goexit: dead goroutine resumed");
 }
@@ -1558,7 +1592,8 @@ void gentry(bctx::transfer_t t) {
 
 constexpr uint32_t kTsanFiberUses = 1024;
 
-// gdestroy finishes a G that exited. Runs on g0 of m, which holds a P.
+// gdestroy finishes a G that exited: on g0 of m, which holds a P, or on the
+// stack of the G that m switched to from gp (gswitch_ontop).
 void gdestroy(M* m, G* gp) {
   P* p = m->p;
   GORO_PROBE1(g_exit, gp->goid);
@@ -1611,9 +1646,15 @@ void gdestroy(M* m, G* gp) {
     stack_free(&gp->stack);
   } else {
     // A default-size stack was just used, so it is in this CPU's caches: it
-    // becomes the P's spare, for the next new G to run here (gbind), and gp
-    // keeps the previous spare (or none: rt_newproc allocates then).
-    std::swap(gp->stack, p->stkspare);
+    // becomes the P's first spare, for the next new G to run here (gbind),
+    // and gp takes the one at the back (or none: rt_newproc allocates then).
+    // In steady state that is the stack the last new G brought, untouched:
+    // the two hot stacks stay with the P however the Gs exit.
+    Stack* sp = p->stkspare;
+    Stack back = sp[1];
+    sp[1] = sp[0];
+    sp[0] = gp->stack;
+    gp->stack = back;
   }
   gp->stkdefault = gp->stack.kind != StackKind::None;  // default size or none, from here on
   void (*exitfn)(void*) = gp->exitfn;
@@ -1677,8 +1718,7 @@ void procresize(int32_t n) {
   }
   if (n < old) {
     for (P* p : retired) {
-      Stack spare = gfpurge(p);
-      stack_free(&spare);
+      gfpurge(p).release();
       p->timers.move_to(&sched.allp[0]->timers);
     }
     if (int64_t when = sched.allp[0]->timers.next()) wakeNetPoller(when);
@@ -1789,10 +1829,10 @@ void drop_retaken_p(P* p) {
     return;
   }
   while (G* gp = runqget(p)) globrunqput(gp);
-  Stack spare = gfpurge(p);
+  Spares spare = gfpurge(p);
   p->status.store(Pdead, std::memory_order_relaxed);
   sched.lock.unlock();
-  stack_free(&spare);
+  spare.release();
   P* p0 = sched.allp[0];
   p->timers.move_to(&p0->timers);
   if (int64_t when = p0->timers.next()) wakeNetPoller(when);
@@ -2198,7 +2238,7 @@ int shutdown_locked() {
   timer_del(&sched.scavtimer);
   sched.scavarmed.store(false);
   for (int32_t i = 0; i < sched.nallp.load(); i++) {
-    stack_unmap(&sched.allp[i]->stkspare);
+    for (Stack& st : sched.allp[i]->stkspare) stack_unmap(&st);
     delete sched.allp[i];
     sched.allp[i] = nullptr;
   }

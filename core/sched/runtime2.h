@@ -101,7 +101,7 @@ struct alignas(64) G {
   // --- line 1: who runs it and on what. Written by the M that runs it; a
   // default spawn leaves it alone: a free G keeps its cached stack here and
   // has every other field zero (goexit, gdestroy).
-  Stack stack;                  // owned by the G while alive and while cached (may swap with P.stkspare at its first run)
+  Stack stack;                  // owned by the G while alive and while cached (may swap with P.stkspare[0] at its first run)
   // Runs on g0 once the G has exited (goro_run's completion); set at spawn.
   void (*exitfn)(void*) = nullptr;
   void* exitarg = nullptr;
@@ -230,12 +230,17 @@ struct alignas(64) P {
   // Free Gs with cached stacks; owner P only.
   G* gfree = nullptr;
   int32_t gfreecnt = 0;
-  // The stack of the last default-size G that exited here, still hot in
-  // this CPU's caches. A new G swaps it for its own at its first run
-  // (gbind), and an exiting G swaps its stack back in (gdestroy), so short
-  // goroutines spawned in bulk all run on one resident stack instead of
-  // each touching its own. Owner P only; default size or None.
-  Stack stkspare;
+  // The stacks of the last two default-size Gs that exited here, still hot
+  // in this CPU's caches, most recent first. A new G takes stkspare[0] at
+  // its first run and leaves its own stack at the back (gbind); an exiting
+  // G puts its stack at the front and takes the one at the back (gdestroy).
+  // So short goroutines spawned in bulk all run on two resident stacks
+  // instead of each touching its own. Two, because a goroutine that exits
+  // straight into the next one (gswitch) is still on its stack when that
+  // one's is chosen; with one spare, every exit through g0 followed by a
+  // direct one brought a cold stack into use. Owner P only; each is of the
+  // default size or None.
+  Stack stkspare[2];
   // Goroutine id cache (Go's goidcache), owner P only.
   uint64_t goidcache = 0, goidcacheend = 0;
   // Goroutines created and exited on this P. Single writer (owner P),
