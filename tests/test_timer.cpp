@@ -39,8 +39,11 @@ namespace {
  * never lags by more than the slack due() allows. */
 void test_coarse_clock_bound(void **state) {
   (void)state;
-  print_message("g_coarse_slack = %lld ns\n", (long long)g_coarse_slack);
-  assert_true(g_coarse_slack > 0);
+  const int64_t slack = g_coarse_slack.load();
+  print_message("g_coarse_slack = %lld ns\n", (long long)slack);
+  assert_true(slack > 0);
+  /* This kernel gives a tick (clock_getres), so the fast path is on. */
+  assert_true(slack < INT64_MAX);
   int64_t worst = 0;
   long exact = 0;
   for (int i = 0; i < 2000000; i++) {
@@ -55,7 +58,7 @@ void test_coarse_clock_bound(void **state) {
   }
   print_message("worst coarse lag in %ld exact samples: %lld ns\n", exact, (long long)worst);
   assert_true(exact > 1000000);
-  assert_true(worst <= g_coarse_slack);
+  assert_true(worst <= slack);
 }
 
 void nop(Timer *) {}

@@ -48,8 +48,8 @@ inline int64_t nanotime() {
 // coarsetime() is CLOCK_MONOTONIC_COARSE: the same origin as nanotime(), but
 // read from the vDSO without touching the clock source, so it costs a few ns
 // where nanotime() costs 20-30 (kvm-clock). It is the time of the kernel's
-// last timekeeping update: never ahead of nanotime(), and behind it by at
-// most about one tick (clock_getres() gives the tick).
+// last timekeeping update: never ahead of nanotime(), and behind it by about
+// a tick (clock_getres() gives the tick), at most a few (time/timer.cpp).
 inline int64_t coarsetime() {
   struct timespec ts;
   clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);

@@ -68,9 +68,9 @@ using ParkUnlockFn = bool (*)(struct G* gp, void* arg);
 // line only; a first run, a switch and an exit touch that line and the
 // second; the third is touched only by a G that uses what it holds (see
 // `slow`); everything else (sleep timer, name, wait and free-list
-// bookkeeping) lies beyond and stays untouched on that path. A G spawned on one P often runs
-// and exits on another, and each line it touches is a transfer between
-// CPUs (docs/design.md, "Cache lines").
+// bookkeeping) lies beyond and stays untouched on that path. A G spawned
+// on one P often runs and exits on another, and each line it touches is a
+// transfer between CPUs (docs/design.md, "Cache lines").
 struct alignas(64) G {
   // --- line 0: what a spawn writes and a first run reads. The spawning
   // CPU and the running CPU each take only this line of a free G.

@@ -20,7 +20,16 @@ int64_t coarse_slack_init() {
 }
 }  // namespace
 
-const int64_t g_coarse_slack = coarse_slack_init();
+// Constant-initialized to "always read nanotime()", so a timer checked
+// before this file's dynamic initialization (a host's static constructor
+// starting the runtime, with the static library) is still exact.
+std::atomic<int64_t> g_coarse_slack{INT64_MAX};
+namespace {
+[[maybe_unused]] const bool g_coarse_slack_set = [] {
+  g_coarse_slack.store(coarse_slack_init(), std::memory_order_relaxed);
+  return true;
+}();
+}  // namespace
 
 void TimerHeap::up(int32_t i) {
   Timer* t = h_[i];

@@ -31,7 +31,7 @@ class TimerHeap;
 // clock_getres(CLOCK_MONOTONIC_COARSE) (timer.cpp says why six). INT64_MAX,
 // so that due() always reads nanotime(), if the kernel gives no tick or one
 // longer than 20 ms.
-extern const int64_t g_coarse_slack;
+extern std::atomic<int64_t> g_coarse_slack;
 
 struct Timer {
   int64_t when = 0;
@@ -63,7 +63,8 @@ class TimerHeap {
   // since coarsetime() <= nanotime() <= coarsetime() + g_coarse_slack.
   bool due() const {
     int64_t w = next();
-    return w != 0 && w - coarsetime() <= g_coarse_slack && w <= nanotime();
+    return w != 0 && w - coarsetime() <= g_coarse_slack.load(std::memory_order_relaxed) &&
+           w <= nanotime();
   }
   size_t size();
 
