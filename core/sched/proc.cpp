@@ -1086,7 +1086,7 @@ G* direct_next(M* m, G* gp) {
   if (!p || m->lockedg || gp->lockedm) return nullptr;
   if (sched.state.load(std::memory_order_acquire) != kRunning) return nullptr;
   if (p->id >= sched.gomaxprocs.load(std::memory_order_relaxed)) return nullptr;
-  if (p->timers.due()) return nullptr;
+  if (p->timers.due() != 0) return nullptr;
   if ((p->schedtick.load(std::memory_order_relaxed) % 61 == 0 || p->globturn) &&
       sched.runqsize.load(std::memory_order_relaxed) > 0)
     return nullptr;
@@ -1239,8 +1239,8 @@ G* stealWork(M* m, bool* newWork) {
       P* p2 = sched.allp[(start + k * stride) % n];
       if (!p2 || p2 == p) continue;
       if (last) {
-        if (p2->timers.due()) {
-          if (p2->timers.run(nanotime()) > 0) {
+        if (int64_t now = p2->timers.due()) {
+          if (p2->timers.run(now) > 0) {
             if (G* gp = runqget(p)) return gp;
             *newWork = true;
           }
@@ -1313,7 +1313,7 @@ top:
     retirep(m);
     goto top;
   }
-  if (p->timers.due()) p->timers.run(nanotime());
+  if (int64_t now = p->timers.due()) p->timers.run(now);
 
   // Every 61st schedule the global queue goes first, so a P whose local
   // queue keeps refilling cannot starve it (Go's findRunnable). One change:

@@ -65,6 +65,7 @@ static_assert((WaitGroup::kStripes & (WaitGroup::kStripes - 1)) == 0, "kStripes:
 static constexpr int64_t kCountSafeMax = INT64_MAX - WaitGroup::kStripes * WaitGroup::kCredit;
 
 int WaitGroup::add(int64_t delta) {
+  if (delta == 0) return 0;  // changes nothing, whatever the count
   if (delta == -1) {
     M* m = getm();
     P* p = m ? m->p : nullptr;  // none on a plain thread or in a syscall region
@@ -82,7 +83,6 @@ int WaitGroup::add(int64_t delta) {
     if (__builtin_add_overflow(old, delta, &nv) || nv <= 0 || nv > kCountSafeMax) break;
     if (count_.compare_exchange_weak(old, nv, std::memory_order_acq_rel)) return 0;
   }
-  if (delta == 0) return 0;  // the count is zero and stays so
   Waiter* head = nullptr;
   {
     LockGuard lg(mu_);

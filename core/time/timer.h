@@ -61,10 +61,13 @@ class TimerHeap {
   // clock's worst lag does not: the coarse clock shows it is not due, for a
   // few ns instead of 20-30 (kvm-clock). The answer is the same either way,
   // since coarsetime() <= nanotime() <= coarsetime() + g_coarse_slack.
-  bool due() const {
+  // Returns the nanotime() it read if the timer is due (never 0), else 0,
+  // so a caller that then runs the heap need not read the clock again.
+  int64_t due() const {
     int64_t w = next();
-    return w != 0 && w - coarsetime() <= g_coarse_slack.load(std::memory_order_relaxed) &&
-           w <= nanotime();
+    if (w == 0 || w - coarsetime() > g_coarse_slack.load(std::memory_order_relaxed)) return 0;
+    int64_t now = nanotime();
+    return w <= now ? now : 0;
   }
   size_t size();
 
