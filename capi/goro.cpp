@@ -66,14 +66,17 @@ GORO_API int goro_num_goroutine(void) noexcept { return rt_num_goroutine(); }
 // asyncmod: preempt_module(fn) for an async-preemptible spawn, else 0.
 static int go_common(goro_fn fn, void* arg, size_t stack, const char* name, uint64_t* id,
                      const void* pc, int asyncmod = 0) {
-  if (getg()) {
-    int err = rt_newproc(fn, arg, stack, name, id, nullptr, nullptr, pc, asyncmod);
+  // One TLS read for the spawn and the preemption point: nothing here
+  // switches the G to another thread before gopreempt().
+  M* m = getm();
+  if (G* gp = m ? m->curg.load(std::memory_order_relaxed) : nullptr) {
+    int err = newproc1(m, fn, arg, stack, name, id, nullptr, nullptr, pc, asyncmod);
     // A preemption point, and backpressure: a spawner whose local queue is
     // full yields to what it spawned (to the back of the global queue).
-    if (spawn_backlog())
+    if (spawn_backlog(m))
       gopreempt();
     else
-      preempt_check();
+      preempt_check(gp);
     return err;
   }
   if (int err = rt_ensure_started()) return err;

@@ -2032,8 +2032,7 @@ void gosched() {
   switchto(gp, SwitchOp::Yield);
 }
 
-bool spawn_backlog() {
-  M* m = getm();
+bool spawn_backlog(M* m) {
   P* p = m ? m->p : nullptr;
   if (!p || m->lockedg) return false;
   return p->runqtail.load(std::memory_order_relaxed) -
@@ -2271,11 +2270,10 @@ int shutdown_locked() {
 
 }  // namespace
 
-int rt_newproc(goro_fn fn, void* arg, size_t stack_size, const char* name, uint64_t* id,
-               void (*exitfn)(void*), void* exitarg, const void* gopc, int asyncmod) {
+int newproc1(M* m, goro_fn fn, void* arg, size_t stack_size, const char* name, uint64_t* id,
+             void (*exitfn)(void*), void* exitarg, const void* gopc, int asyncmod) {
   if (sched.state.load(std::memory_order_acquire) != kRunning) return -ESHUTDOWN;
   size_t want = stack_size ? round_page(stack_size) : sched.stack_size;
-  M* m = getm();
   P* p = (m && m->curg) ? m->p : nullptr;
   G* gp = p ? gfget(p) : gfget_global();
   if (!gp && !(gp = galloc())) return -ENOMEM;

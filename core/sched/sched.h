@@ -42,7 +42,8 @@ void gopreempt();
 // more, instead of piling it up for a whole time slice (docs/design.md,
 // "Preemption"). False on a plain thread, in a syscall region (no P) and for
 // a G locked to its thread (its yield would cost a thread handoff).
-bool spawn_backlog();
+bool spawn_backlog(M* m);
+inline bool spawn_backlog() { return spawn_backlog(getm()); }
 
 // arm_timer() queues t on the caller's P (P0 from a plain thread) and makes
 // sure a parked runtime wakes for it. The runtime must be running.
@@ -57,9 +58,16 @@ bool rt_running();
 // rt_newproc starts a goroutine. exitfn(exitarg), if set, runs on g0 after
 // the goroutine has exited and been counted out. gopc is the return address
 // in the code that asked for it (goro_go's caller), shown by goro_dump.
-int rt_newproc(goro_fn fn, void* arg, size_t stack_size, const char* name, uint64_t* id,
-               void (*exitfn)(void*) = nullptr, void* exitarg = nullptr,
-               const void* gopc = nullptr, int asyncmod = 0);
+// newproc1 is rt_newproc for a caller that has read getm() already (m: the
+// calling thread's M, null on a plain thread): goro_go reads it once for the
+// spawn and its preemption point (each getm() is a call; see getm()).
+int newproc1(M* m, goro_fn fn, void* arg, size_t stack_size, const char* name, uint64_t* id,
+             void (*exitfn)(void*), void* exitarg, const void* gopc, int asyncmod);
+inline int rt_newproc(goro_fn fn, void* arg, size_t stack_size, const char* name, uint64_t* id,
+                      void (*exitfn)(void*) = nullptr, void* exitarg = nullptr,
+                      const void* gopc = nullptr, int asyncmod = 0) {
+  return newproc1(getm(), fn, arg, stack_size, name, id, exitfn, exitarg, gopc, asyncmod);
+}
 int rt_run(goro_fn fn, void* arg, const void* gopc = nullptr);  // gopc: see rt_newproc
 int rt_maxprocs(int n);
 int rt_num_goroutine();
