@@ -37,6 +37,17 @@
 //    after goro_pool_free() still finds it.
 //  - Lock order: a context's lock, then mu (the timer path cancels the
 //    task's context before taking mu; nothing takes a context lock under mu).
+//
+// Counters. A task's path through the pool (submit, dequeue, run, finish)
+// updates goro_pool_stats' counters, and at 2 Ps each update of a line the
+// other CPU wrote last is a transfer between CPUs: with all of them on one
+// line, next to fields every task reads, bench/bounded's pool spent more
+// per item than Go's bare channel. So submitters write their own line (seq,
+// submitted, enq), workers count dequeues and results on a stripe per P,
+// and only `running` (with its peak, which needs the one true count) is
+// shared by every worker. queued is enq less every stripe's deq; stats read
+// the stripes one by one, so a figure may be off by tasks moving meanwhile,
+// as any figure read while the pool runs.
 #include "sync/pool.h"
 
 #include <cerrno>
@@ -132,6 +143,14 @@ void deliver(Pool* p, const QItem& it, int status) {
   if (p->results) chan_send(p->results, &r, true, -1);  // -EPIPE: the user closed it
 }
 
+// stripe: the counters of the P the caller runs on (stripe 0 off a P). A G
+// moved to another P between this and its update only shares a line.
+Pool::Stripe& stripe(Pool* p) {
+  M* m = getm();
+  P* pp = m ? m->p : nullptr;
+  return p->stripes[pp ? pp->id & (Pool::kStripes - 1) : 0];
+}
+
 void note_running(Pool* p) {
   uint64_t r = p->running.fetch_add(1, std::memory_order_relaxed) + 1;
   uint64_t pk = p->peak_running.load(std::memory_order_relaxed);
@@ -194,7 +213,7 @@ void worker_main(void* a) {
   for (;;) {
     QItem it;
     if (chan_recv(p->q, &it, true, -1) != 0) break;  // closed and drained
-    p->queued.fetch_sub(1, std::memory_order_relaxed);
+    stripe(p).deq.fetch_add(1, std::memory_order_release);
     if (p->drop.load(std::memory_order_acquire)) {
       p->dropped.fetch_add(1, std::memory_order_relaxed);
       continue;
@@ -222,7 +241,8 @@ void worker_main(void* a) {
       st = it.fn(reinterpret_cast<goro_ctx_t*>(p->ctx), it.arg);
     }
     p->running.fetch_sub(1, std::memory_order_relaxed);
-    (st == 0 ? p->completed : p->failed).fetch_add(1, std::memory_order_relaxed);
+    Pool::Stripe& sp = stripe(p);
+    (st == 0 ? sp.completed : sp.failed).fetch_add(1, std::memory_order_relaxed);
     deliver(p, it, st);
     if (p->run_sem) p->run_sem->release(1);
     if (p->flags & GORO_POOL_CPU) goro_yield();  // let the P's other goroutines in
@@ -328,10 +348,10 @@ int pool_new(const goro_pool_opts_t* o, Pool** out) {
 
 int pool_submit(Pool* p, Context* ctx, goro_task_fn fn, void* arg, bool block) {
   QItem it{fn, arg, p->seq.fetch_add(1, std::memory_order_relaxed) + 1};
-  p->queued.fetch_add(1, std::memory_order_relaxed);
+  p->enq.fetch_add(1, std::memory_order_relaxed);
   int rc = block ? chan_send(p->q, &it, true, ctx->deadline, ctx) : chan_send(p->q, &it, false, -1);
   if (rc) {
-    p->queued.fetch_sub(1, std::memory_order_relaxed);
+    p->enq.fetch_sub(1, std::memory_order_relaxed);
     return rc;
   }
   p->submitted.fetch_add(1, std::memory_order_relaxed);
@@ -353,7 +373,7 @@ int pool_shutdown(Pool* p, int how, uint64_t* dropped) {
     ctx_cancel(p->ctx, -ECANCELED);
     QItem it;
     while (chan_recv(p->q, &it, false, -1) == 0) {
-      p->queued.fetch_sub(1, std::memory_order_relaxed);
+      stripe(p).deq.fetch_add(1, std::memory_order_release);
       p->dropped.fetch_add(1, std::memory_order_relaxed);
     }
   }
@@ -373,11 +393,19 @@ void pool_stats(Pool* p, goro_pool_stats_t* st) {
   goro_pool_stats_t s;
   memset(&s, 0, sizeof s);
   s.size = sizeof s;
+  // Dequeues first, then enq: an item's enq precedes its dequeue (through
+  // the channel) and the release on deq, so every dequeue counted here has
+  // its offer counted below, and queued never counts a taken item negative.
+  uint64_t deq = 0;
+  for (const Pool::Stripe& sp : p->stripes) {
+    deq += sp.deq.load(std::memory_order_acquire);
+    s.completed += sp.completed.load(std::memory_order_relaxed);
+    s.failed += sp.failed.load(std::memory_order_relaxed);
+  }
+  uint64_t enq = p->enq.load(std::memory_order_relaxed);
+  s.queued = enq > deq ? enq - deq : 0;
   s.submitted = p->submitted.load(std::memory_order_relaxed);
-  s.queued = p->queued.load(std::memory_order_relaxed);
   s.running = p->running.load(std::memory_order_relaxed);
-  s.completed = p->completed.load(std::memory_order_relaxed);
-  s.failed = p->failed.load(std::memory_order_relaxed);
   s.timed_out = p->timed_out.load(std::memory_order_relaxed);
   s.dropped = p->dropped.load(std::memory_order_relaxed);
   s.hung = p->hung.load(std::memory_order_relaxed);

@@ -48,9 +48,27 @@ struct Pool {
   std::atomic<bool> drop{false};  // workers drop what they dequeue
   std::atomic<bool> down{false};  // shutdown finished
   Event ev;                       // wakes the supervisor
-  std::atomic<uint64_t> seq{0};
-  std::atomic<uint64_t> submitted{0}, queued{0}, running{0}, completed{0}, failed{0},
-      timed_out{0}, dropped{0}, hung{0}, peak_running{0};
+
+  // Counters (goro_pool_stats), grouped by who writes them, each group on
+  // lines of its own: every task reads the fields above, and a counter
+  // sharing their line, or a line written from the other side of the queue,
+  // moved that line between CPUs on each task (pool.cpp, "Counters").
+  // Submitters:
+  alignas(64) std::atomic<uint64_t> seq{0};
+  std::atomic<uint64_t> submitted{0};
+  std::atomic<uint64_t> enq{0};  // items offered to the queue, less failed sends
+  // Every task's start and end: the one line all workers share.
+  alignas(64) std::atomic<uint64_t> running{0};
+  std::atomic<uint64_t> peak_running{0};
+  // Timeouts and cancellation only.
+  alignas(64) std::atomic<uint64_t> timed_out{0}, dropped{0}, hung{0};
+  // Workers, by the P they run on (P id & (kStripes - 1)): summed by stats.
+  struct alignas(64) Stripe {
+    std::atomic<uint64_t> deq{0};  // items taken off the queue (dropped ones too)
+    std::atomic<uint64_t> completed{0}, failed{0};
+  };
+  static constexpr int kStripes = 8;  // power of two
+  Stripe stripes[kStripes];
 };
 
 int pool_new(const goro_pool_opts_t* o, Pool** out);
