@@ -852,7 +852,8 @@ static void test_audit_goro(void **state) {
 static void test_audit_unannounced_syscall(void **state) {
   (void)state;
   need_audit(true);
-  TU_WATCHDOG(60);
+  TU_WATCHDOG(90);
+  bool retried = false;
   for (int announced = 0; announced < 2; announced++) {
     struct proc w = spawn_workload("gsys", announced ? "announced" : "raw", NULL);
     tu_sleep_ms(100);
@@ -880,6 +881,18 @@ static void test_audit_unannounced_syscall(void **state) {
       assert_true(jnum(doc, "runtime", "syscall_enter") >= 5);
     } else {
       assert_string_equal(v, "fail");
+      if (!strstr(ev, "5 times") && !retried) {
+        /* Seen once in ~90 runs (CI, test_audit first after the build):
+         * 4 of the 5 stretches, with the thread's other counts intact. The
+         * probes can lose a whole switch-out/wakeup/switch-in of a thread
+         * (docs/goro-audit.md, Limits), so one lost stretch gets one more
+         * run; two in a row fail. The whole report, for the record: */
+        print_message("raw run counted other than 5 stretches; once more. report: %s\n", doc);
+        retried = true;
+        free(doc);
+        announced--;
+        continue;
+      }
       assert_non_null(strstr(ev, "5 times"));
       assert_non_null(strstr(ev, "clock_nanosleep"));
       assert_int_equal(st, 3); /* a failed verdict is exit status 3 */
