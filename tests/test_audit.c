@@ -881,17 +881,22 @@ static void test_audit_unannounced_syscall(void **state) {
       assert_true(jnum(doc, "runtime", "syscall_enter") >= 5);
     } else {
       assert_string_equal(v, "fail");
-      if (!strstr(ev, "5 times") && !retried) {
+      if (!strstr(ev, "5 times")) {
         /* Seen once in ~90 runs (CI, test_audit first after the build):
-         * 4 of the 5 stretches, with the thread's other counts intact. The
-         * probes can lose a whole switch-out/wakeup/switch-in of a thread
-         * (docs/goro-audit.md, Limits), so one lost stretch gets one more
-         * run; two in a row fail. The whole report, for the record: */
-        print_message("raw run counted other than 5 stretches; once more. report: %s\n", doc);
-        retried = true;
-        free(doc);
-        announced--;
-        continue;
+         * 4 of the 5 stretches. The probes lose about one stretch in 2,000:
+         * its wakeup and switch-in go unseen, which the report counts as a
+         * missed switch-in (docs/goro-audit.md, Limits). Such a run gets
+         * one more; two in a row, or a count off with no loss reported,
+         * fail. The whole report, for the record: */
+        double missed = jnum(doc, "threads", "missed_switch_in");
+        print_message("raw run counted other than 5 stretches (missed switch-ins: %.0f); report: %s\n",
+                      missed, doc);
+        if (!retried && missed > 0) {
+          retried = true;
+          free(doc);
+          announced--;
+          continue;
+        }
       }
       assert_non_null(strstr(ev, "5 times"));
       assert_non_null(strstr(ev, "clock_nanosleep"));
