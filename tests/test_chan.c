@@ -14,9 +14,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <cmocka.h>
-
-#include "goro/goro.h"
+#include "testutil.h"
 
 #if GORO_TEST_SANITIZER == 2
 #define SCALE 10
@@ -457,7 +455,7 @@ static void ring_handoff_body(void *arg) {
    * buffer: len stays 0 even before the receiver runs. */
   CHECK(goro_chan_make(&p.c, sizeof(long), (size_t)K) == 0);
   goro_go(ring_recv_one, &p);
-  goro_sleep(2 * GORO_MS);
+  CHECK(tu_wait_parked("chan receive", 1, 30000) == 1);
   v = 11;
   CHECK(goro_chan_try_send(p.c, &v) == 0);
   CHECK(goro_chan_len(p.c) == 0);
@@ -469,8 +467,8 @@ static void ring_handoff_body(void *arg) {
   atomic_store(&p.done, 0);
   p.v = K + 1;
   goro_go(ring_send_one, &p);
-  goro_sleep(2 * GORO_MS);
-  CHECK(atomic_load(&p.done) == 0); /* blocked on the full buffer */
+  CHECK(tu_wait_parked("chan send", 1, 30000) == 1); /* blocked on the full buffer */
+  CHECK(atomic_load(&p.done) == 0);
   CHECK(goro_chan_try_recv(p.c, &v) == 0 && v == 1);
   CHECK(goro_chan_len(p.c) == K);
   while (!atomic_load(&p.done)) goro_yield();
@@ -940,7 +938,24 @@ static int teardown(void **state) {
   return goro_shutdown() < 0;
 }
 
+/* Every test runs under the watchdog: a hang fails with the goroutine dump
+ * (testutil.h) instead of waiting for ctest's timeout; the last RUN line
+ * names the test. */
+static int wd_arm(void **state) {
+  (void)state;
+  tu_watchdog("a test_chan test (the last RUN line)", 60);
+  return 0;
+}
+static int wd_disarm(void **state) {
+  (void)state;
+  alarm(0);
+  return 0;
+}
+#undef cmocka_unit_test
+#define cmocka_unit_test(f) cmocka_unit_test_setup_teardown(f, wd_arm, wd_disarm)
+
 int main(void) {
+  tu_apply_filter();
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_bad_input),
       cmocka_unit_test(test_unbuffered_rendezvous),

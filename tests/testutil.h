@@ -334,6 +334,36 @@ static inline void tu_settle(int n) {
 }
 
 /* Group setup/teardown for suites that share one runtime at 2 Ps. */
+/* tu_wait_parked() polls goro_dump() until at least n goroutines wait with
+ * Go's wait reason `reason` ("chan send", "select", ...) or timeout_ms
+ * passes; returns how many it saw last. For a test that needs a goroutine
+ * parked before it acts: a fixed sleep is not enough on a loaded machine. */
+static inline int tu_wait_parked(const char *reason, int n, int timeout_ms) {
+  char want[64];
+  snprintf(want, sizeof want, " [%s", reason);
+  int64_t end = tu_now_ns() + (int64_t)timeout_ms * TU_MS;
+  int c = 0;
+  for (;;) {
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&buf, &len);
+    if (!f) return -1;
+    goro_dump(f);
+    fclose(f);
+    c = 0;
+    for (const char *p = buf; p && (p = strstr(p, want)) != NULL; p++) {
+      char after = p[strlen(want)];
+      if (after == ']' || after == ',') c++; /* "[chan send]" or "[chan send, 2 minutes]" */
+    }
+    free(buf);
+    if (c >= n || tu_now_ns() >= end) return c;
+    if (goro_self() != 0)
+      goro_sleep(GORO_MS / 4);
+    else
+      tu_sleep_ns(TU_MS / 4);
+  }
+}
+
 static inline int tu_group_setup(void **state) {
   (void)state;
   return tu_init_procs(2) == 0 ? 0 : -1;
