@@ -333,7 +333,6 @@ static inline void tu_settle(int n) {
   if (c != n) fail_msg("goro_num_goroutine() = %d, expected it to settle at %d", c, n);
 }
 
-/* Group setup/teardown for suites that share one runtime at 2 Ps. */
 /* tu_wait_parked() polls goro_dump() until at least n goroutines wait with
  * Go's wait reason `reason` ("chan send", "select", ...) or timeout_ms
  * passes; returns how many it saw last. For a test that needs a goroutine
@@ -364,6 +363,7 @@ static inline int tu_wait_parked(const char *reason, int n, int timeout_ms) {
   }
 }
 
+/* Group setup/teardown for suites that share one runtime at 2 Ps. */
 static inline int tu_group_setup(void **state) {
   (void)state;
   return tu_init_procs(2) == 0 ? 0 : -1;
