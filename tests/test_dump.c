@@ -18,17 +18,6 @@
 /* Helpers                                                                    */
 /* ------------------------------------------------------------------------- */
 
-/* dump_to_string() runs goro_dump() into a malloc'd string (caller frees). */
-static char *dump_to_string(int *rc) {
-  char *buf = NULL;
-  size_t len = 0;
-  FILE *f = open_memstream(&buf, &len);
-  if (!f) return NULL;
-  *rc = goro_dump(f);
-  fclose(f);
-  return buf;
-}
-
 /* The goroutine block of id in a dump, or NULL. */
 static const char *find_goroutine(const char *dump, uint64_t id) {
   char head[64];
@@ -196,7 +185,7 @@ static char *dump_until_parked(void) {
   for (;;) {
     int rc = 0;
     free(d);
-    d = dump_to_string(&rc);
+    d = tu_dump_string(&rc);
     assert_non_null(d);
     assert_true(rc >= W_N);
     int ok = 1;
@@ -266,13 +255,10 @@ static void test_dump_wait_reasons(void **state) {
 
 static void self_dump(void *arg) {
   int *out = arg;
-  char *buf = NULL;
-  size_t len = 0;
-  FILE *f = open_memstream(&buf, &len);
-  GCHECK(f != NULL);
-  if (!f) return;
-  int rc = goro_dump(f);
-  fclose(f);
+  int rc = 0;
+  char *buf = tu_dump_string(&rc);
+  GCHECK(buf != NULL);
+  if (!buf) return;
   GCHECK(rc >= 1);
   char head[64];
   snprintf(head, sizeof head, "goroutine %" PRIu64 " [running]:", goro_self());
@@ -308,7 +294,7 @@ static void test_dump_bad_input(void **state) {
   /* No goroutine: nothing written, 0 listed. */
   char *d;
   int rc = -1;
-  d = dump_to_string(&rc);
+  d = tu_dump_string(&rc);
   assert_int_equal(rc, 0);
   assert_string_equal(d, "");
   free(d);
@@ -361,14 +347,7 @@ static void test_sigquit_dump(void **state) {
     char line[64];
     int n = snprintf(line, sizeof line, "%" PRIu64 "\n", id);
     /* Let it park: poll until the dump shows it waiting. */
-    for (int i = 0; i < 2000; i++) {
-      int rc = 0;
-      char *d = dump_to_string(&rc);
-      int parked = d && strstr(d, "[chan receive]") != NULL;
-      free(d);
-      if (parked) break;
-      usleep(5 * 1000);
-    }
+    tu_wait_parked("chan receive", 1, 10000);
     if (write(readyp[1], line, (size_t)n) != n) _exit(13);
     /* Killed by SIGQUIT. usleep, not clock_nanosleep: TSan delivers a
      * signal only when the thread passes one of its interceptors. */

@@ -333,6 +333,18 @@ static inline void tu_settle(int n) {
   if (c != n) fail_msg("goro_num_goroutine() = %d, expected it to settle at %d", c, n);
 }
 
+/* tu_dump_string() runs goro_dump() into a malloc'd string (caller frees;
+ * NULL if no memory stream), its return value in *rc. */
+static inline char *tu_dump_string(int *rc) {
+  char *buf = NULL;
+  size_t len = 0;
+  FILE *f = open_memstream(&buf, &len);
+  if (!f) return NULL;
+  *rc = goro_dump(f);
+  fclose(f);
+  return buf;
+}
+
 /* tu_wait_parked() polls goro_dump() until at least n goroutines wait with
  * Go's wait reason `reason` ("chan send", "select", ...) or timeout_ms
  * passes; returns how many it saw last. For a test that needs a goroutine
@@ -343,14 +355,11 @@ static inline int tu_wait_parked(const char *reason, int n, int timeout_ms) {
   int64_t end = tu_now_ns() + (int64_t)timeout_ms * TU_MS;
   int c = 0;
   for (;;) {
-    char *buf = NULL;
-    size_t len = 0;
-    FILE *f = open_memstream(&buf, &len);
-    if (!f) return -1;
-    goro_dump(f);
-    fclose(f);
+    int rc = 0;
+    char *buf = tu_dump_string(&rc);
+    if (!buf) return -1;
     c = 0;
-    for (const char *p = buf; p && (p = strstr(p, want)) != NULL; p++) {
+    for (const char *p = buf; (p = strstr(p, want)) != NULL; p++) {
       char after = p[strlen(want)];
       if (after == ']' || after == ',') c++; /* "[chan send]" or "[chan send, 2 minutes]" */
     }
