@@ -19,6 +19,13 @@ namespace goro::rt {
 // first thread's TLS address in a register across the switch.
 M* getm();
 G* getg();
+// curp() is the P the calling thread holds, or null (a plain thread, or an
+// M inside a syscall region). Per-P stripes and caches index by its id; the
+// caller may be on another P after its next switch.
+inline P* curp() {
+  M* m = getm();
+  return m ? m->p : nullptr;
+}
 
 // gopark() parks the calling G (Go's gopark). unlockf(gp, arg) runs on g0
 // once the G is off its stack; from then on another thread may goready() it.

@@ -37,9 +37,9 @@ namespace goro::rt {
 namespace {
 
 ObjShard* my_shard(ObjPool* p) {
-  M* m = getm();
-  if (!m || !getg() || !m->p) return nullptr;  // plain thread, or no P right now
-  int id = m->p->id;
+  P* pp = curp();
+  if (!pp || !getg()) return nullptr;  // plain thread, or no P right now
+  int id = pp->id;
   if (id < 0 || id >= GORO_MAXPROCS_MAX) return nullptr;
   ObjShard* s = p->shards[id].load(std::memory_order_acquire);
   if (s) return s;

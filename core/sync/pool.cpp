@@ -146,8 +146,7 @@ void deliver(Pool* p, const QItem& it, int status) {
 // stripe: the counters of the P the caller runs on (stripe 0 off a P). A G
 // moved to another P between this and its update only shares a line.
 Pool::Stripe& stripe(Pool* p) {
-  M* m = getm();
-  P* pp = m ? m->p : nullptr;
+  P* pp = curp();
   return p->stripes[pp ? pp->id & (Pool::kStripes - 1) : 0];
 }
 

@@ -67,8 +67,7 @@ static constexpr int64_t kCountSafeMax = INT64_MAX - WaitGroup::kStripes * WaitG
 int WaitGroup::add(int64_t delta) {
   if (delta == 0) return 0;  // changes nothing, whatever the count
   if (delta == -1) {
-    M* m = getm();
-    P* p = m ? m->p : nullptr;  // none on a plain thread or in a syscall region
+    P* p = curp();  // none on a plain thread or in a syscall region
     if (p && done_striped(p->id & (kStripes - 1))) return 0;
   }
   // A plain load, not an RMW to take the line exclusive at once: with the
